@@ -1,0 +1,5 @@
+"""`python -m sudoku_trm` runs the same command-line app as `sudoku-trm`."""
+
+from sudoku_trm.cli import main
+
+main()
