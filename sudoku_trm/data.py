@@ -28,6 +28,7 @@ PAD_TOKEN = 0
 BLANK_TOKEN = 1
 VOCAB_SIZE = 11
 CACHE_FORMAT = 1  # bump when the cached arrays change meaning
+_AUGMENT_CHUNK = 65_536
 DEFAULT_CACHE_DIR = Path(os.environ.get("SUDOKU_TRM_CACHE", Path.home() / ".cache" / "sudoku-trm"))
 
 
@@ -150,9 +151,13 @@ def paper_protocol_set(base: PuzzleSet, subsample: int, copies: int, seed: int) 
         raise UserError(f"--augment must be at least 1, got {copies}")
     rng = np.random.default_rng(seed)
     chosen = base.subset(np.sort(rng.choice(len(base), size=subsample, replace=False)))
-    symmetries = augment.random_symmetries(subsample * copies, rng)
-    questions = augment.apply(np.repeat(chosen.questions, copies, axis=0), symmetries)
-    answers = augment.apply(np.repeat(chosen.answers, copies, axis=0), symmetries)
+    questions = np.repeat(chosen.questions, copies, axis=0)
+    answers = np.repeat(chosen.answers, copies, axis=0)
+    for start in range(0, len(questions), _AUGMENT_CHUNK):  # chunks: 1M int64 cell maps would be 650 MB
+        part = slice(start, start + _AUGMENT_CHUNK)
+        symmetries = augment.random_symmetries(len(questions[part]), rng)
+        questions[part] = augment.apply(questions[part], symmetries)
+        answers[part] = augment.apply(answers[part], symmetries)
     questions[::copies], answers[::copies] = chosen.questions, chosen.answers  # keep each original once
     return PuzzleSet(questions, answers, np.repeat(chosen.ratings, copies), f"{base.name}-paper-{subsample}x{copies}")
 
@@ -188,9 +193,8 @@ class TrainingStream:
         self.order = torch.randperm(len(puzzles), generator=self.order_generator)
         self.position = 0
 
-    def _next_indices(self) -> torch.Tensor:
-        taken = []
-        needed = self.batch_size
+    def _next_indices(self, needed: int) -> torch.Tensor:
+        taken = [self.order[:0]]
         while needed:
             if self.position == len(self.order):
                 self.epoch += 1
@@ -202,9 +206,12 @@ class TrainingStream:
             taken.append(chunk)
         return torch.cat(taken).to(self.device)
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, labels): int64 tokens of shape (batch_size, 81) on the device."""
-        indices = self._next_indices()
+    def next_batch(self, count: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, labels): int64 tokens of shape (count, 81) on the device; count defaults to batch_size.
+
+        Deep supervision refills only the slots whose puzzles halted, so count varies from call to call.
+        """
+        indices = self._next_indices(self.batch_size if count is None else count)
         questions, answers = self.questions[indices], self.answers[indices]
         if self.augment_batches:
             symmetries = augment.random_symmetries(len(indices), self.augment_generator, device=self.device)
