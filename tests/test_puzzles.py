@@ -499,7 +499,7 @@ SAMPLE_FILES = {
 
 def test_the_sample_folder_holds_what_the_readme_lists():
     files = {p.name for p in PUZZLES.iterdir()}
-    assert files == set(SAMPLE_FILES) | {"mixed_with_errors.txt", "README.md"}
+    assert files == set(SAMPLE_FILES) | {"mixed_with_errors.txt", "named.txt", "easter_monster.sdk", "README.md"}
     readme = (PUZZLES / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in files - {"README.md"})
 
@@ -536,6 +536,17 @@ def test_line_file_comments_name_each_puzzles_origin(shared_sample):
         comment = lines[puzzle.line - 2]
         row = known[format_line(puzzle.grid)]
         assert comment.startswith(f"# {row['file']} line ") and comment.endswith(f": {row['rating']} guesses")
+
+
+def test_named_puzzles_are_unique_and_the_sdk_copy_matches(shared_sample):
+    from sudoku_trm import solver
+
+    named = read_puzzles(PUZZLES / "named.txt")
+    assert named.errors == [] and len(named.puzzles) == 3
+    assert all(solver.count_solutions(p.grid) == 1 for p in named.puzzles)
+    (sdk,) = read_puzzles(PUZZLES / "easter_monster.sdk").puzzles
+    assert np.array_equal(sdk.grid, named.puzzles[0].grid)
+    assert not any(format_line(p.grid) in shared_rows(shared_sample) for p in named.puzzles)
 
 
 def test_mixed_file_reports_exactly_the_planted_errors(shared_sample):
