@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Callable, List, Optional
 
 import typer
@@ -69,10 +71,96 @@ def _root(
     """Solve Sudoku with a Tiny Recursive Model (TRM) trained with the CGAR curriculum."""
 
 
-@app.command(**_PENDING)
-def train() -> None:
-    """Train a TRM with the CGAR curriculum (not available yet)."""
-    raise _not_available("train", "the TRM model and CGAR trainer")
+@app.command()
+@reports_user_errors
+def train(
+    curriculum: str = typer.Option("cgar", help="none | pdc (depth curriculum) | hsw (step weighting) | cgar (both)."),
+    data: List[str] = typer.Option(["../shared/data/hard_train.csv"], "--data", help="Training puzzle files (repeat)."),
+    dev: Optional[str] = typer.Option("../shared/data/hard_dev.csv", help="Dev file evaluated during training."),
+    dev_limit: Optional[int] = typer.Option(500, help="Dev puzzles per evaluation (0: all)."),
+    steps: int = typer.Option(20_000, min=1, help="Optimiser steps (one supervision step of the batch each)."),
+    batch_size: int = typer.Option(768, min=1, help="Global batch (slots), split over torchrun processes."),
+    lr: float = typer.Option(1e-4, help="Peak learning rate."),
+    warmup_steps: int = typer.Option(2_000, min=0, help="Linear warm-up steps."),
+    optimizer: str = typer.Option("adam_atan2", help="adam_atan2 | adamw."),
+    weight_decay: float = typer.Option(1.0, min=0.0),
+    grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this (default: off)."),
+    ema_decay: float = typer.Option(0.999, help="EMA of the weights (evaluated and exported)."),
+    hidden_size: int = typer.Option(512, min=8, help="Model width (512: the published model; 32-64 for CPU tests)."),
+    h_cycles: int = typer.Option(3, min=1, help="Full-depth passes per supervision step."),
+    l_cycles: int = typer.Option(6, min=1, help="Latent updates per pass at full depth."),
+    max_steps: int = typer.Option(16, min=1, help="Supervision steps per puzzle at most."),
+    subsample: Optional[int] = typer.Option(None, help="Paper protocol: base puzzles drawn (seeded)."),
+    augment: int = typer.Option(1000, min=1, help="Paper protocol: fixed augmented copies per base puzzle."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
+    compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."),
+    seed: int = typer.Option(0),
+    name: str = typer.Option("cgar", help="Run name: runs/<name>/ holds checkpoint.pt and metrics.jsonl."),
+    runs_dir: str = typer.Option("runs"),
+    log_every: int = typer.Option(50, min=1),
+    eval_every: int = typer.Option(2_000, min=0, help="Evaluate on --dev every N steps (0: only at the end)."),
+    checkpoint_every: int = typer.Option(500, min=1),
+    resume: bool = typer.Option(False, "--resume", help="Continue runs/<name>/checkpoint.pt where it stopped."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights here when done (e.g. weights/)."),
+) -> None:
+    """Train a TRM with deep supervision and the CGAR curriculum (CUDA when there is one, else CPU)."""
+    from sudoku_trm.config import ModelConfig, TrainConfig
+    from sudoku_trm.train import Trainer, resolve_device
+
+    depth = (h_cycles, l_cycles)
+    pdc_depths = ((1, 2), (2, 4), (3, 6)) if depth == (3, 6) else _scaled_depths(depth)
+    try:
+        model_config = ModelConfig(hidden_size=hidden_size, H_cycles=h_cycles, L_cycles=l_cycles, halt_max_steps=max_steps)
+        config = TrainConfig(
+            name=name, runs_dir=runs_dir, data=tuple(data), dev=dev or None, dev_limit=dev_limit or None,
+            subsample=subsample, augment_copies=augment, curriculum=curriculum, pdc_depths=pdc_depths,
+            steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, warmup_steps=warmup_steps,
+            weight_decay=weight_decay, grad_clip=grad_clip, ema_decay=ema_decay, seed=seed, device=device,
+            compile=resolve_device(device).type == "cuda" if compile_model is None else compile_model,
+            log_every=log_every, eval_every=eval_every, checkpoint_every=checkpoint_every, resume=resume,
+        )
+    except ValueError as error:
+        raise fail(str(error), 2) from None
+    with _training_progress(config.steps) as (log, on_step):
+        trainer = Trainer(model_config, config, log=log, on_step=on_step)
+        trainer.run()
+    if export is not None:
+        trainer.export(export)
+        stderr.print(f"exported the EMA weights to {export}", markup=False)
+
+
+@contextmanager
+def _training_progress(total_steps: int):
+    """On a terminal: a live bar with loss, accuracy, depth, samples/s and ETA. Elsewhere: plain log lines."""
+    def plain_log(line: str) -> None:
+        stderr.print(line, markup=False)
+
+    if not stderr.is_terminal:
+        yield plain_log, None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[status]}"))
+    with Progress(*columns, console=stderr) as progress:
+        task = progress.add_task("train", total=total_steps, status="starting")
+
+        def on_step(step: int, record: dict | None) -> None:
+            if record is None:
+                progress.update(task, completed=step)
+                return
+            h, l = record["depth"]
+            status = (f"loss {record['loss']:.3f} cell {record['cell_accuracy']:.3f} "
+                      f"grid {record['grid_accuracy']:.3f} depth ({h},{l}) {record['samples_per_s']:,.0f}/s")
+            progress.update(task, completed=step, status=status)
+
+        yield (lambda line: progress.console.print(line, markup=False)), on_step
+
+
+def _scaled_depths(full: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """PDC stages for a non-default full depth: a third, two thirds, then all of it (at least 1 each)."""
+    h, l = full
+    return tuple((max(1, round(h * f)), max(1, round(l * f))) for f in (1 / 3, 2 / 3)) + (full,)
 
 
 @app.command(**_PENDING)

@@ -4,8 +4,6 @@ A `PuzzleSet` is a pair of compact uint8 arrays (questions, answers), one row of
 (0 = blank). Loading a CSV parses it once and caches the arrays as `.npz`, keyed by the file's content,
 so a re-run starts in milliseconds. Puzzles listed without an answer are solved by the exact solver;
 those without exactly one solution are dropped and reported, since they have no single target.
-
-The model reads tokens (design.md): 0 pad, 1 blank, 2..10 the digits 1..9, i.e. token = cell + 1.
 """
 
 from __future__ import annotations
@@ -23,23 +21,11 @@ import torch
 from sudoku_trm import augment, solver
 from sudoku_trm.errors import InputError, UserError
 from sudoku_trm.puzzles import read_puzzles
+from sudoku_trm.tokens import to_tokens
 
-PAD_TOKEN = 0
-BLANK_TOKEN = 1
-VOCAB_SIZE = 11
 CACHE_FORMAT = 1  # bump when the cached arrays change meaning
 _AUGMENT_CHUNK = 65_536
 DEFAULT_CACHE_DIR = Path(os.environ.get("SUDOKU_TRM_CACHE", Path.home() / ".cache" / "sudoku-trm"))
-
-
-def to_tokens(cells: np.ndarray | torch.Tensor):
-    """Cell values (0 blank, 1..9) to model tokens (1 blank, 2..10); numpy or torch."""
-    return cells + 1
-
-
-def from_tokens(tokens: np.ndarray | torch.Tensor):
-    """Model tokens back to cell values; pad (0) and blank (1) both become a blank cell."""
-    return (tokens - 1).clip(min=0)
 
 
 @dataclass

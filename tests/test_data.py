@@ -8,13 +8,12 @@ from sudoku_trm import grid
 from sudoku_trm.data import (
     PuzzleSet,
     TrainingStream,
-    from_tokens,
     load_puzzle_set,
     load_puzzle_sets,
     paper_protocol_set,
-    to_tokens,
 )
 from sudoku_trm.errors import InputError
+from sudoku_trm.tokens import from_tokens, to_tokens
 
 
 def _rows(csv_path):
@@ -140,6 +139,15 @@ def test_stream_resumes_exactly(hard_dev):
     resumed.load_state_dict(state)
     for (inputs, labels), (want_inputs, want_labels) in zip((resumed.next_batch() for _ in range(4)), expected):
         assert torch.equal(inputs, want_inputs) and torch.equal(labels, want_labels)
+
+
+def test_stream_draws_any_count_and_keeps_order(hard_dev):
+    stream = TrainingStream(hard_dev, batch_size=8, seed=2, augment_batches=False)
+    reference = TrainingStream(hard_dev, batch_size=8, seed=2, augment_batches=False)
+    parts = [stream.next_batch(count)[0] for count in (3, 0, 5, 90, 2)]
+    assert [len(p) for p in parts] == [3, 0, 5, 90, 2]
+    whole = torch.cat([reference.next_batch(100)[0]])
+    assert torch.equal(torch.cat(parts), whole)
 
 
 def test_stream_refuses_a_state_from_another_set(hard_dev):
