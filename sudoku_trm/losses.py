@@ -14,7 +14,9 @@ import torch.nn.functional as F
 
 
 def log_stablemax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits))
+    # Clamp inside the unused branch: torch.where differentiates both, and 1 / (1 - x) has an infinite
+    # slope at x = 1, which would turn the masked-out zero gradient into NaN.
+    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
     return torch.log(s / s.sum(dim=dim, keepdim=True))
 
 

@@ -49,7 +49,6 @@ class AdamAtan2(torch.optim.Optimizer):
             states = [self.state[p] for p in params]
             for state in states:
                 state["step"] += 1
-            step = states[0]["step"]  # one group's parameters always step together
             grads = [p.grad for p in params]
             exp_avgs = [s["exp_avg"] for s in states]
             exp_avg_sqs = [s["exp_avg_sq"] for s in states]
@@ -60,9 +59,10 @@ class AdamAtan2(torch.optim.Optimizer):
             torch._foreach_mul_(exp_avg_sqs, beta2)
             torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1.0 - beta2)
 
-            numerators = torch._foreach_div(exp_avgs, 1.0 - beta1**step)
+            # Bias corrections per tensor: a parameter may have started receiving gradients later.
+            numerators = torch._foreach_div(exp_avgs, [1.0 - beta1 ** s["step"] for s in states])
             denominators = torch._foreach_sqrt(exp_avg_sqs)
-            torch._foreach_div_(denominators, math.sqrt(1.0 - beta2**step))
+            torch._foreach_div_(denominators, [math.sqrt(1.0 - beta2 ** s["step"]) for s in states])
             for numerator, denominator in zip(numerators, denominators):
                 numerator.atan2_(denominator)  # no foreach atan2 in torch
             torch._foreach_add_(params, numerators, alpha=-lr)

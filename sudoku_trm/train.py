@@ -126,7 +126,6 @@ class Trainer:
             raise UserError(f"--batch-size {config.batch_size} does not split over {self.world} processes")
         self.local_batch = config.batch_size // self.world
         self.run_dir = Path(config.runs_dir) / config.name
-        torch.manual_seed(config.seed + self.rank)
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -143,10 +142,11 @@ class Trainer:
         if self.plan.eval_depth != (model_config.H_cycles, model_config.L_cycles):
             raise UserError("the curriculum's last depth must equal the model's full depth (H_cycles, L_cycles)")
 
+        torch.manual_seed(config.seed)  # the same initial weights on every rank
         self.model = TRM(model_config).to(self.device)
         self.ema = TRM(model_config).to(self.device)
-        self.ema.load_state_dict(self.model.state_dict())
         self.ema.requires_grad_(False)
+        torch.manual_seed(config.seed + self.rank)  # but each rank explores halting differently
         self.optimizer = build_optimizer(
             config.optimizer, self.model.parameters(), config.lr, config.betas, config.weight_decay
         )
@@ -160,6 +160,7 @@ class Trainer:
             self.wrapped = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
+        self.ema.load_state_dict(self.model.state_dict())  # after DDP has broadcast rank 0's weights
         self.forward = torch.compile(self.wrapped) if config.compile else self.wrapped
         if config.resume:
             self._resume()
@@ -230,7 +231,7 @@ class Trainer:
             halted = (slots.steps >= max_steps) | (halt_logit > 0)
             # Exploration: sometimes insist on a random minimum number of steps (TRM/HRM recipe).
             explore = torch.rand(halted.shape, device=self.device) < self.model_config.halt_exploration_prob
-            minimum = torch.randint(2, max_steps + 1, halted.shape, device=self.device)
+            minimum = torch.randint(min(2, max_steps), max_steps + 1, halted.shape, device=self.device)
             slots.halted = halted & (slots.steps >= torch.where(explore, minimum, 0))
             done = slots.halted
             metrics.add(torch.stack([
