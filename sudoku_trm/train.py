@@ -269,10 +269,15 @@ class Trainer:
                         self.on_step(self.step, summary)
                 elif self.on_step and self.rank == 0:
                     self.on_step(self.step, None)
+                paused = False
                 if config.eval_every and self.step % config.eval_every == 0 and self.step < until:
                     self.evaluate_dev()
+                    paused = True
                 if config.checkpoint_every and self.step % config.checkpoint_every == 0:
                     self.save()
+                    paused = True
+                if paused:  # samples/s measures training alone
+                    last_log, last_log_step = time.perf_counter(), self.step
         except KeyboardInterrupt:
             self.save()
             raise UserError(f"interrupted at step {self.step}; checkpoint saved, continue with --resume") from None
