@@ -246,7 +246,13 @@ class Trainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         ema_params = list(self.ema.parameters())
-        torch._foreach_lerp_(ema_params, list(self.model.parameters()), 1.0 - self.config.ema_decay)
+        torch._foreach_lerp_(ema_params, list(self.model.parameters()), 1.0 - self.ema_decay(self.step))
+
+    def ema_decay(self, step: int) -> float:
+        """The configured decay, ramped in as (1 + t) / (10 + t): without the ramp a 0.999 EMA is still
+        mostly the random initialisation after a few hundred steps, which spoils short runs' evaluation
+        and export; long runs reach the full decay after ~9k steps and are unaffected after that."""
+        return min(self.config.ema_decay, (1 + step) / (10 + step))
 
     # -- the loop --------------------------------------------------------------------------------
 
