@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +19,7 @@ import torch
 
 from sudoku_trm import augment, solver
 from sudoku_trm.errors import InputError, UserError
+from sudoku_trm.files import atomic_write
 from sudoku_trm.puzzles import read_puzzles
 from sudoku_trm.tokens import to_tokens
 
@@ -85,13 +85,6 @@ def _cache_path(path: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{path.stem}-{digest}-v{CACHE_FORMAT}.npz"
 
 
-def _write_atomically(target: Path, arrays: dict[str, np.ndarray]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as handle:
-        np.savez(handle, **arrays)
-    os.replace(handle.name, target)  # readers never see a half-written cache
-
-
 def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR) -> PuzzleSet:
     """Load a puzzle file (any form puzzles.py reads) into arrays, through the `.npz` cache.
 
@@ -111,10 +104,8 @@ def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR
             pass  # a corrupt cache is rebuilt, never trusted
     puzzle_set = _parse_puzzle_file(path)
     try:
-        _write_atomically(
-            cached,
-            {"questions": puzzle_set.questions, "answers": puzzle_set.answers, "ratings": puzzle_set.ratings},
-        )
+        arrays = {"questions": puzzle_set.questions, "answers": puzzle_set.answers, "ratings": puzzle_set.ratings}
+        atomic_write(cached, lambda handle: np.savez(handle, **arrays))  # readers never see half a cache
     except OSError:
         pass  # a read-only cache directory only costs speed
     return puzzle_set

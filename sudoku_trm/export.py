@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
-from sudoku_trm.checkpoint import atomic_write
+from sudoku_trm.files import atomic_write
 from sudoku_trm.config import ModelConfig
 from sudoku_trm.errors import UserError
 from sudoku_trm.model import TRM
