@@ -17,7 +17,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from sudoku_trm import augment, solver
+from sudoku_trm import augment
+from sudoku_trm.checking import check_puzzles
 from sudoku_trm.errors import InputError, UserError
 from sudoku_trm.files import atomic_write
 from sudoku_trm.puzzles import read_puzzles
@@ -69,14 +70,15 @@ def _parse_puzzle_file(path: Path) -> PuzzleSet:
     keep = np.ones(len(questions), dtype=bool)
     missing = np.flatnonzero(~has_answer)
     if missing.size:
-        solutions, counts, guesses = solver.analyse_batch(questions[missing], limit=2)
-        answers[missing] = solutions
-        ratings[missing] = np.where(ratings[missing] < 0, guesses, ratings[missing])
-        for i, count in zip(missing, counts):
-            if count != 1:
-                keep[i] = False
-                problem = "no solution" if count == 0 else "several solutions"
-                errors.append(InputError(f"puzzle has {problem}; skipped", str(path), result.puzzles[i].line))
+        # The exact solver supplies the answers; a puzzle without exactly one solution has no target.
+        checks, problems = check_puzzles([result.puzzles[i] for i in missing])
+        errors.extend(problems)
+        for i, check in zip(missing, checks):
+            keep[i] = check.solutions == 1
+            if keep[i]:
+                answers[i] = check.solution
+                if ratings[i] < 0:
+                    ratings[i] = check.guesses
     return PuzzleSet(questions[keep], answers[keep], ratings[keep], path.stem, errors)
 
 
