@@ -99,3 +99,14 @@ def valid_solutions(puzzles: np.ndarray, answers: np.ndarray) -> np.ndarray:
     by_unit = np.sort(answers[:, UNITS], axis=2)  # (N, 27, 9): each unit must read 1..9
     complete_units = (by_unit == np.arange(1, 10)).all(axis=(1, 2))
     return keeps_givens & complete_units
+
+
+def has_conflicts(grids: np.ndarray) -> np.ndarray:
+    """Vectorised test for `find_conflicts` over (N, 81) grids -> (N,) bool: some digit repeats in a unit.
+
+    As bit masks, a unit's sum equals its OR exactly when no digit repeats.
+    """
+    grids = np.asarray(grids).reshape(-1, CELLS)
+    bits = np.where(grids > 0, np.left_shift(1, grids.astype(np.uint16)), 0).astype(np.uint16)
+    by_unit = bits[:, UNITS]  # (N, 27, 9)
+    return (by_unit.sum(axis=2, dtype=np.uint16) != np.bitwise_or.reduce(by_unit, axis=2)).any(axis=1)

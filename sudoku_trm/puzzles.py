@@ -32,7 +32,15 @@ from typing import IO, Iterable, Sequence
 import numpy as np
 
 from sudoku_trm.errors import InputError
-from sudoku_trm.grid import CELLS, UNITS, answer_problems, cell_name, changed_givens, find_conflicts, valid_solutions
+from sudoku_trm.grid import (
+    CELLS,
+    answer_problems,
+    cell_name,
+    changed_givens,
+    find_conflicts,
+    has_conflicts,
+    valid_solutions,
+)
 
 STDIN_NAME = "<stdin>"
 BLANK_CHARS = ".0_*xX"
@@ -341,13 +349,6 @@ def _to_cells(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return cells, ok
 
 
-def _has_conflicts(cells: np.ndarray) -> np.ndarray:
-    """(N,) bool: some digit repeats within a unit. Bit masks: a unit's sum equals its OR iff no repeats."""
-    bits = np.where(cells > 0, np.left_shift(1, cells.astype(np.uint16)), 0).astype(np.uint16)
-    by_unit = bits[:, UNITS]  # (N, 27, 9)
-    return (by_unit.sum(axis=2, dtype=np.uint16) != np.bitwise_or.reduce(by_unit, axis=2)).any(axis=1)
-
-
 def _text_problem(text: str, raw: str) -> str:
     """Why `text` (found in source line `raw`) is not 81 legal cell characters."""
     for position, char in enumerate(text):
@@ -384,7 +385,7 @@ def _build(entries: _Entries, file: str) -> tuple[list[Puzzle], list[InputError]
     questions, ok = _to_cells(entries.questions)
     for i in np.flatnonzero(~ok):
         problems[int(i)] = _text_problem(entries.questions[i], entries.raws[i])
-    for i in np.flatnonzero(ok & _has_conflicts(questions)):
+    for i in np.flatnonzero(ok & has_conflicts(questions)):
         problems[int(i)] = _conflict_problem(questions[i])
 
     answered = [i for i in range(count) if entries.answers[i] is not None and i not in problems]
@@ -425,7 +426,7 @@ def parse_grid_string(text: str, *, check_conflicts: bool = True) -> np.ndarray:
     cells, ok = _to_cells([value])
     if not ok[0]:
         raise InputError(_text_problem(value, text))
-    if check_conflicts and _has_conflicts(cells)[0]:
+    if check_conflicts and has_conflicts(cells)[0]:
         raise InputError(_conflict_problem(cells[0]))
     return cells[0]
 
