@@ -33,9 +33,14 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _PENDING = {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True}}
 
 
+def print_error(message: str) -> None:
+    """The one form an error takes: one line on stderr."""
+    stderr.print(f"error: {message}", markup=False)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error on stderr; the caller raises the returned Exit."""
-    stderr.print(f"error: {message}", markup=False)
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -201,7 +206,7 @@ def check(
         else:
             stdout.print(record.describe(), markup=False, soft_wrap=True)
     for error in report.errors:
-        stderr.print(f"error: {error}", markup=False)
+        print_error(str(error))
     if not as_json:
         stdout.print(report.summary(), markup=False)
     if not report.ok:
@@ -213,5 +218,5 @@ def main() -> None:
     try:
         app()
     except UserError as error:  # raised outside a command, e.g. while importing a module
-        stderr.print(f"error: {error}", markup=False)
+        print_error(str(error))
         sys.exit(error.exit_code)
