@@ -16,8 +16,7 @@ real CurriculumPlan, with no method monkeypatched, and the timed windows never c
 Full depth is the last stage: a `none` run trains at exactly that depth (it only skips the HSW weights,
 an elementwise product over the batch).
 
-The Trainer always trains under bf16 autocast on CUDA (evaluation.autocast_for); --no-bf16 measures
-fp32/TF32 by swapping that one function in the train module for a null context.
+On CUDA the Trainer trains under bf16 autocast (TrainConfig.bf16); --no-bf16 measures fp32/TF32.
 
   python benchmarks/train_throughput.py                                       # CUDA: the published config
   python benchmarks/train_throughput.py --hidden-size 64 --batch-size 64 --steps 5 \\
@@ -137,8 +136,6 @@ def main() -> None:
     bf16 = device.type == "cuda" if args.bf16 is None else args.bf16
     if bf16 and device.type != "cuda":
         sys.exit("error: --bf16 is CUDA autocast; the Trainer trains in fp32 on the CPU")
-    if device.type == "cuda" and not bf16:
-        train_module.autocast_for = lambda _device: contextlib.nullcontext()
     warmup = args.warmup if args.warmup is not None else (5 if use_compile else 2)
 
     model_config = ModelConfig(hidden_size=args.hidden_size, num_layers=args.num_layers)
@@ -146,7 +143,7 @@ def main() -> None:
     config = TrainConfig(
         name="bench", runs_dir=runs.name, data=(str(data),), dev=None, curriculum="cgar",
         steps=args.schedule_steps, batch_size=args.batch_size, warmup_steps=0, seed=args.seed,
-        device=args.device, compile=use_compile, checkpoint_every=args.schedule_steps,
+        device=args.device, compile=use_compile, bf16=bf16, checkpoint_every=args.schedule_steps,
     )
     trainer = Trainer(model_config, config, log=lambda line: None)
     schedule = trainer.plan.schedule

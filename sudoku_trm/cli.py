@@ -99,6 +99,7 @@ def train(
     augment: int = typer.Option(1000, min=1, help="Paper protocol: fixed augmented copies per base puzzle."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."),
+    bf16: bool = typer.Option(True, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect on CPU)."),
     seed: int = typer.Option(0),
     name: str = typer.Option("cgar", help="Run name: runs/<name>/ holds checkpoint.pt and metrics.jsonl."),
     runs_dir: str = typer.Option("runs"),
@@ -121,7 +122,7 @@ def train(
             subsample=subsample, augment_copies=augment, curriculum=curriculum, pdc_depths=pdc_depths,
             steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, warmup_steps=warmup_steps,
             weight_decay=weight_decay, grad_clip=grad_clip, ema_decay=ema_decay, seed=seed, device=device,
-            compile=resolve_device(device).type == "cuda" if compile_model is None else compile_model,
+            compile=resolve_device(device).type == "cuda" if compile_model is None else compile_model, bf16=bf16,
             log_every=log_every, eval_every=eval_every, checkpoint_every=checkpoint_every, resume=resume,
         )
     except ValueError as error:

@@ -144,6 +144,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     compile: bool = False  # torch.compile the model (worth it on CUDA)
+    bf16: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
     log_every: int = 50
     eval_every: int = 2_000
     eval_batch_size: int = 512

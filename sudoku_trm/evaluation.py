@@ -32,9 +32,9 @@ class EvalResult:
         return asdict(self)
 
 
-def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA (TRM trains and evaluates in bf16); full precision elsewhere."""
-    if device.type == "cuda":
+def autocast_for(device: torch.device, bf16: bool = True):
+    """bf16 autocast on CUDA (TRM trains and evaluates in bf16) unless `bf16` is off; full precision elsewhere."""
+    if device.type == "cuda" and bf16:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

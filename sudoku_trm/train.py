@@ -213,7 +213,7 @@ class Trainer:
         h_cycles, l_cycles = self.depth(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(self.step)
-        with autocast_for(self.device):
+        with autocast_for(self.device, self.config.bf16):
             slots.carry, logits, halt_logit = self.forward(slots.carry, slots.inputs, h_cycles, l_cycles)
         loss = supervision_loss(
             logits, halt_logit, slots.labels, self.plan.weights(slots.steps), config.halt_loss_weight
