@@ -13,15 +13,12 @@ gradients, so the global batch is `batch_size` split across ranks.
 from __future__ import annotations
 
 import json
-import math
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from sudoku_trm import distributed
