@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-import sudoku_trm.train as train_module  # noqa: E402
 from sudoku_trm.config import ModelConfig, TrainConfig  # noqa: E402
 from sudoku_trm.curriculum import block_applications  # noqa: E402
+from sudoku_trm.devices import resolve_device  # noqa: E402
 from sudoku_trm.errors import UserError  # noqa: E402
 from sudoku_trm.train import RunningMetrics, Trainer  # noqa: E402
 
@@ -131,7 +131,7 @@ def main() -> None:
     data = Path(args.data)
     if not data.is_file():
         sys.exit(f"error: {data}: no such file (pass --data, e.g. tests/fixtures/shared_sample/hard_train.csv)")
-    device = train_module.resolve_device(args.device)
+    device = resolve_device(args.device)
     use_compile = device.type == "cuda" if args.compile is None else args.compile
     bf16 = device.type == "cuda" if args.bf16 is None else args.bf16
     if bf16 and device.type != "cuda":

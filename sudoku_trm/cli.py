@@ -97,6 +97,7 @@ def train(
     max_steps: int = typer.Option(16, min=1, help="Supervision steps per puzzle at most."),
     subsample: Optional[int] = typer.Option(None, help="Paper protocol: base puzzles drawn (seeded)."),
     augment: int = typer.Option(1000, min=1, help="Paper protocol: fixed augmented copies per base puzzle."),
+    easier_share: float = typer.Option(0.0, help="Share of samples made easier by filling a random share of their blanks."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."),
     bf16: bool = typer.Option(True, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect on CPU)."),
@@ -111,7 +112,8 @@ def train(
 ) -> None:
     """Train a TRM with deep supervision and the CGAR curriculum (CUDA when there is one, else CPU)."""
     from sudoku_trm.config import ModelConfig, TrainConfig
-    from sudoku_trm.train import Trainer, resolve_device
+    from sudoku_trm.devices import resolve_device
+    from sudoku_trm.train import Trainer
 
     depth = (h_cycles, l_cycles)
     pdc_depths = ((1, 2), (2, 4), (3, 6)) if depth == (3, 6) else _scaled_depths(depth)
@@ -119,7 +121,7 @@ def train(
         model_config = ModelConfig(hidden_size=hidden_size, H_cycles=h_cycles, L_cycles=l_cycles, halt_max_steps=max_steps)
         config = TrainConfig(
             name=name, runs_dir=runs_dir, data=tuple(data), dev=dev or None, dev_limit=dev_limit or None,
-            subsample=subsample, augment_copies=augment, curriculum=curriculum, pdc_depths=pdc_depths,
+            subsample=subsample, augment_copies=augment, easier_share=easier_share, curriculum=curriculum, pdc_depths=pdc_depths,
             steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, warmup_steps=warmup_steps,
             weight_decay=weight_decay, grad_clip=grad_clip, ema_decay=ema_decay, seed=seed, device=device,
             compile=resolve_device(device).type == "cuda" if compile_model is None else compile_model, bf16=bf16,

@@ -126,6 +126,7 @@ class TrainConfig:
     dev_limit: int | None = 500  # dev puzzles per periodic evaluation (None: all)
     subsample: int | None = None  # paper protocol: this many base puzzles ...
     augment_copies: int = 1000  # ... each with this many fixed augmented copies
+    easier_share: float = 0.0  # share of training samples with a random share of blanks filled in
     curriculum: str = "cgar"  # none | pdc | hsw | cgar
     pdc_boundaries: tuple[float, ...] = (0.3, 0.6)  # progress where depth grows
     pdc_depths: tuple[tuple[int, int], ...] = ((1, 2), (2, 4), (3, 6))  # (H_cycles, L_cycles) per stage
@@ -154,6 +155,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.curriculum not in ("none", "pdc", "hsw", "cgar"):
             raise ValueError(f"curriculum must be none, pdc, hsw or cgar, got {self.curriculum!r}")
+        if not 0.0 <= self.easier_share <= 1.0:
+            raise ValueError(f"easier_share must lie in [0, 1], got {self.easier_share}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
 

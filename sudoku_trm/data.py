@@ -148,7 +148,7 @@ class TrainingStream:
 
     Each epoch visits every puzzle once in a fresh random order; with `augment_batches` every sample
     gets its own random symmetry each time it is drawn, on the device, so 90k base puzzles never
-    repeat as the same grid. Order and augmentation come from seeded generators whose state is part
+    repeat as the same grid; with `easier_share` that share of samples gets some blanks filled in. Order and augmentation come from seeded generators whose state is part
     of `state_dict()`, so a resumed run draws exactly the batches an uninterrupted one would.
     """
 
@@ -159,12 +159,14 @@ class TrainingStream:
         device: str | torch.device = "cpu",
         seed: int = 0,
         augment_batches: bool = True,
+        easier_share: float = 0.0,
     ):
         if len(puzzles) == 0:
             raise UserError("the training set is empty")
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.augment_batches = augment_batches
+        self.easier_share = easier_share
         # The whole set lives on the device (90k puzzles are 15 MB) so batches are gathered there.
         self.questions = torch.from_numpy(puzzles.questions).to(self.device)
         self.answers = torch.from_numpy(puzzles.answers).to(self.device)
@@ -198,7 +200,22 @@ class TrainingStream:
             symmetries = augment.random_symmetries(len(indices), self.augment_generator, device=self.device)
             questions = augment.apply(questions, symmetries)
             answers = augment.apply(answers, symmetries)
+        if self.easier_share > 0:
+            questions = self._make_easier(questions, answers)
         return to_tokens(questions.long()), to_tokens(answers.long())
+
+    def _make_easier(self, questions: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+        """Fill a random share (uniform in [0, 1)) of the blanks of `easier_share` of the samples.
+
+        A small model learns the rules faster from puzzles that need fewer steps; the hard ones
+        remain the rest of the stream. Drawn from the augmentation generator, so resume stays exact.
+        """
+        rows = len(questions)
+        draws = torch.rand(rows, 1 + questions.shape[1], generator=self.augment_generator, device=self.device)
+        easier = draws[:, :1] < self.easier_share
+        fill_share = torch.rand(rows, 1, generator=self.augment_generator, device=self.device)
+        reveal = easier & (draws[:, 1:] < fill_share) & (questions == 0)
+        return torch.where(reveal, answers, questions)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:

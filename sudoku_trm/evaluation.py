@@ -1,82 +1,78 @@
-"""Measure a model on a puzzle set at full depth: accuracy at its own halting step and after all steps.
+"""Score a model's answers against known solutions: the figures `eval` prints and training logs.
 
-A puzzle stops at the first supervision step whose halting logit is positive (or at the last step);
-its answer is the prediction of that step. Halting accuracy asks whether that decision was right:
-halted by the head and correct, or never halted and still wrong.
+- grid accuracy: the whole answer equals the solution;
+- cell accuracy: share of the *blank* cells filled correctly (givens are kept, so they would only
+  flatter the figure);
+- valid: the answer obeys every rule and given (for a unique puzzle that means correct);
+- halting accuracy: the head's decision was right, i.e. it halted exactly when the answer is correct.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
 from dataclasses import asdict, dataclass
 
-import torch
+import numpy as np
 
 from sudoku_trm.data import PuzzleSet
-from sudoku_trm.tokens import to_tokens
+from sudoku_trm.grid import valid_solutions
+from sudoku_trm.infer import InferenceConfig, Solutions, solve
 from sudoku_trm.model import TRM
 
 
 @dataclass
-class EvalResult:
+class Scores:
     puzzles: int
-    grid_accuracy: float  # whole grid right at the halting step
+    grid_accuracy: float
     cell_accuracy: float
+    valid: float
     halting_accuracy: float
     mean_steps: float
-    grid_accuracy_all_steps: float  # whole grid right after every step ran (the reference's protocol)
+    max_steps: int
     puzzles_per_second: float
+    grid_accuracy_all_steps: float | None = None  # after every step ran (the reference's protocol)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def autocast_for(device: torch.device, bf16: bool = True):
-    """bf16 autocast on CUDA (TRM trains and evaluates in bf16) unless `bf16` is off; full precision elsewhere."""
-    if device.type == "cuda" and bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def score(solutions: Solutions, labels: np.ndarray) -> Scores:
+    """Scores of `solutions` against `labels` (N, 81), the puzzles' solutions."""
+    if len(solutions) != len(labels) or not len(labels):
+        raise ValueError(f"need one label per answer and at least one, got {len(labels)} for {len(solutions)}")
+    right = solutions.answers == labels
+    correct = right.all(1)
+    blanks = solutions.puzzles == 0
+    return Scores(
+        puzzles=len(labels),
+        grid_accuracy=float(correct.mean()),
+        cell_accuracy=float((right & blanks).sum() / max(int(blanks.sum()), 1)),
+        valid=float(valid_solutions(solutions.puzzles, solutions.answers).mean()),
+        halting_accuracy=float((solutions.halted == correct).mean()),
+        mean_steps=float(solutions.steps.mean()),
+        max_steps=int(solutions.steps.max()),
+        puzzles_per_second=len(labels) / solutions.seconds if solutions.seconds > 0 else float("inf"),
+    )
 
 
-@torch.no_grad()
-def evaluate(model: TRM, puzzles: PuzzleSet, batch_size: int = 256, max_steps: int | None = None) -> EvalResult:
-    device = next(model.parameters()).device
-    max_steps = max_steps or model.config.halt_max_steps
-    was_training = model.training
-    model.eval()
-    totals = torch.zeros(6, dtype=torch.float64, device=device)
-    started = time.perf_counter()
-    for start in range(0, len(puzzles), batch_size):
-        inputs = to_tokens(torch.from_numpy(puzzles.questions[start : start + batch_size]).to(device).long())
-        labels = to_tokens(torch.from_numpy(puzzles.answers[start : start + batch_size]).to(device).long())
-        count = len(inputs)
-        carry = model.initial_carry(count, device)
-        answer = torch.zeros_like(labels)
-        halted = torch.zeros(count, dtype=torch.bool, device=device)
-        halted_by_head = torch.zeros_like(halted)
-        steps_used = torch.full((count,), max_steps, device=device)
-        for step in range(1, max_steps + 1):
-            with autocast_for(device):
-                carry, logits, halt_logit = model(carry, inputs)
-            prediction = logits.argmax(-1)
-            stops_now = ~halted & ((halt_logit > 0) | (step == max_steps))
-            answer = torch.where(stops_now[:, None], prediction, answer)
-            halted_by_head |= stops_now & (halt_logit > 0)
-            steps_used = torch.where(stops_now & (halt_logit > 0), step, steps_used)
-            halted |= stops_now  # all steps still run: the all-steps figure needs the last one
-        correct = (answer == labels).all(-1)
-        totals += torch.stack(
-            [
-                torch.tensor(count, device=device, dtype=torch.float64),
-                correct.sum(),
-                (answer == labels).float().mean(-1).sum(),
-                (halted_by_head == correct).sum(),
-                steps_used.sum(),
-                (prediction == labels).all(-1).sum(),
-            ]
-        ).double()
-    seconds = time.perf_counter() - started
-    model.train(was_training)
-    n, grid, cells, halting, steps, all_steps = totals.tolist()
-    return EvalResult(int(n), grid / n, cells / n, halting / n, steps / n, all_steps / n, n / seconds)
+def at_halting_step(solutions: Solutions) -> Solutions:
+    """From a fixed-step traced run, the answers as if each puzzle had stopped where its head first said halt."""
+    if solutions.trace_answers is None:
+        raise ValueError("at_halting_step needs a run with trace=True")
+    says_halt = solutions.halt_probabilities > 0.5
+    last = solutions.steps - 1
+    stop = np.where(says_halt.any(1), says_halt.argmax(1), last)
+    rows = np.arange(len(solutions))
+    return Solutions(
+        solutions.puzzles, solutions.trace_answers[rows, stop], solutions.trace_confidence[rows, stop].astype(np.float32),
+        stop + 1, says_halt.any(1), solutions.halt_probabilities, solutions.seconds,
+    )
+
+
+def evaluate(model: TRM, puzzles: PuzzleSet, batch_size: int = 256, max_steps: int | None = None) -> Scores:
+    """Training's dev figures: every step runs (for the all-steps accuracy), halting read from the trace."""
+    steps = max_steps or model.config.halt_max_steps
+    config = InferenceConfig(steps=steps, batch_size=batch_size, trace=True)
+    full = solve(model, puzzles.questions, config)
+    result = score(at_halting_step(full), puzzles.answers)
+    result.grid_accuracy_all_steps = float((full.answers == puzzles.answers).all(1).mean())
+    return result

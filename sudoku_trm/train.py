@@ -25,34 +25,14 @@ from sudoku_trm import distributed
 from sudoku_trm.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from sudoku_trm.config import ModelConfig, TrainConfig
 from sudoku_trm.curriculum import CurriculumPlan, DepthSchedule
+from sudoku_trm.devices import autocast_for, resolve_device
 from sudoku_trm.data import PuzzleSet, TrainingStream, load_puzzle_sets, paper_protocol_set
 from sudoku_trm.errors import UserError
-from sudoku_trm.evaluation import autocast_for, evaluate
+from sudoku_trm.evaluation import evaluate
 from sudoku_trm.export import export_weights
 from sudoku_trm.losses import supervision_loss
 from sudoku_trm.model import TRM, Carry
 from sudoku_trm.optim import build_optimizer
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA, then MPS, then CPU; an explicit device that is not there is a UserError."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", distributed.local_rank())
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device is available (torch sees none)")
-        return torch.device("cuda", distributed.local_rank())
-    if name == "mps":
-        if not torch.backends.mps.is_available():
-            raise UserError("--device mps: no Apple GPU is available")
-        return torch.device("mps")
-    if name == "cpu":
-        return torch.device("cpu")
-    raise UserError(f"--device must be auto, cpu, cuda or mps, not {name!r}")
 
 
 @dataclass
@@ -148,7 +128,8 @@ class Trainer:
             config.optimizer, self.model.parameters(), config.lr, config.betas, config.weight_decay
         )
         self.stream = TrainingStream(
-            self.train_set, self.local_batch, self.device, seed=config.seed + 1000 * self.rank
+            self.train_set, self.local_batch, self.device, seed=config.seed + 1000 * self.rank,
+            easier_share=config.easier_share,
         )
         self.step = 0
         self.slots = self._empty_slots()
@@ -315,7 +296,7 @@ class Trainer:
         self._append_metrics({"step": self.step, "eval": result})
         self.log(
             f"eval step {self.step}: grid {result['grid_accuracy']:.4f} (all steps "
-            f"{result['grid_accuracy_all_steps']:.4f})  cell {result['cell_accuracy']:.4f}  "
+            f"{result['grid_accuracy_all_steps']:.4f})  blank cells {result['cell_accuracy']:.4f}  "
             f"halt {result['halting_accuracy']:.3f}  steps {result['mean_steps']:.2f}"
         )
         return result

@@ -82,17 +82,14 @@ def assert_same_tensors(a: dict, b: dict, what: str) -> None:
 
 
 def test_a_tiny_model_learns_on_held_out_puzzles(tmp_path):
-    """~200 steps of 16 (about 10 s here) lift held-out cell accuracy from chance to well above
-    what copying the givens and guessing the blanks would give.
-
-    The fixture's hard_dev puzzles (never trained on) have ~29% givens, so copying them and guessing
-    1 in 9 elsewhere scores ~0.37; an untrained model scores ~0.09. Reaching > 0.42 needs more than
-    copying: the model must rule out digits already present in a cell's row, column or box.
+    """~200 steps of 16 (about 10 s here) lift held-out accuracy on blank cells from chance (1 in 9,
+    what an untrained model scores) to ~0.30: the model must rule out digits already present in a
+    cell's row, column or box. The fixture's hard_dev puzzles are never trained on.
 
     ema_decay is 0.9 (a ~10-step memory) rather than the recipe's 0.999, whose warm-up ramp
     (1 + t) / (10 + t) would still average over ~100 steps here. The raw weights are checked as well.
 
-    Seeded (seed 0). Seeds 1 and 3 learn alike (~0.50); seed 2 used to hit a NaN stable-max gradient
+    Seeded (seed 0). Seeds 1 and 3 learn alike; seed 2 used to hit a NaN stable-max gradient
     at a logit of exactly 1.0, now fixed: see test_loss_gradient_is_finite_at_a_logit_of_exactly_one.
     """
     model = tiny_model(hidden_size=32)
@@ -101,18 +98,16 @@ def test_a_tiny_model_learns_on_held_out_puzzles(tmp_path):
     held_out = load_puzzle_set(DEV_FILE)
     trained_on = {row.tobytes() for row in trainer.train_set.questions}
     assert not any(row.tobytes() in trained_on for row in held_out.questions)
-    givens = float((held_out.questions > 0).mean())
-    copy_and_guess = givens + (1 - givens) / 9
 
     start = evaluate(trainer.ema, held_out).cell_accuracy
     trainer.run()
     ema_end = evaluate(trainer.ema, held_out).cell_accuracy
     raw_end = evaluate(trainer.model, held_out).cell_accuracy
 
-    assert start < 0.2
-    assert ema_end > 0.42 and raw_end > 0.42, (start, ema_end, raw_end, copy_and_guess)
-    assert ema_end > copy_and_guess + 0.04
-    assert ema_end > start + 0.25
+    # Blank cells only: a random guess scores 1/9 ~ 0.11; this run reaches ~0.30.
+    assert start < 0.15
+    assert ema_end > 0.22 and raw_end > 0.22, (start, ema_end, raw_end)
+    assert ema_end > start + 0.15
 
 
 # -- 2. the depth curriculum in a real run ---------------------------------------------------------
