@@ -171,16 +171,86 @@ def _scaled_depths(full: tuple[int, int]) -> tuple[tuple[int, int], ...]:
     return tuple((max(1, round(h * f)), max(1, round(l * f))) for f in (1 / 3, 2 / 3)) + (full,)
 
 
-@app.command(**_PENDING)
-def solve() -> None:
-    """Solve puzzles with the model and watch every refinement step (not available yet)."""
-    raise _not_available("solve", "the inference engine; `sudoku-trm check` solves exactly meanwhile")
+# Options shared by solve and eval.
+_WEIGHTS = typer.Option(None, "--weights", help="Model directory (config.json + model.safetensors); default: weights/.")
+_DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda | mps.")
+_STEPS = typer.Option(None, "--steps", min=1, help="Run exactly this many refinement steps (ignore halting).")
+_MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="Stop at this many steps if the model has not halted (default: the model's limit).")
+_VOTES = typer.Option(1, "--votes", min=1, help="Solve this many symmetric copies per puzzle and vote.")
+_SEED = typer.Option(0, "--seed", help="Seed of the symmetries drawn for --votes.")
+_BATCH = typer.Option(256, "--batch-size", min=1, help="Puzzles per model batch.")
+_BF16 = typer.Option(True, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect elsewhere).")
 
 
-@app.command(name="eval", **_PENDING)
-def evaluate() -> None:
-    """Evaluate the model on puzzle files (not available yet)."""
-    raise _not_available("eval", "the inference engine")
+def _inference(steps, max_steps, batch_size, bf16):
+    from sudoku_trm.infer import InferenceConfig
+
+    return InferenceConfig(max_steps=max_steps, steps=steps, batch_size=batch_size, bf16=bf16)
+
+
+@app.command()
+@reports_user_errors
+def solve(
+    puzzle_file: str = typer.Argument(..., metavar="PUZZLE_FILE|-", help="Puzzle file (line, grid or CSV form); - reads stdin."),
+    weights: Optional[Path] = _WEIGHTS,
+    device: str = _DEVICE,
+    steps: Optional[int] = _STEPS,
+    max_steps: Optional[int] = _MAX_STEPS,
+    votes: int = _VOTES,
+    seed: int = _SEED,
+    batch_size: int = _BATCH,
+    bf16: bool = _BF16,
+    trace: bool = typer.Option(False, "--trace", help="Print every refinement step, not just the answer."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON record per puzzle on stdout, nothing else."),
+    svg: Optional[Path] = typer.Option(None, "--svg", help="Save the rendered steps as an SVG image."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the answers here (.csv: CSV, else line form)."),
+    animate: Optional[bool] = typer.Option(None, "--animate/--no-animate", help=f"Animate the steps (default: on a terminal, up to 5 puzzles)."),
+    delay: float = typer.Option(0.35, "--delay", min=0.0, help="Seconds per animation frame."),
+) -> None:
+    """Solve puzzles with the model and watch it refine its answer step by step.
+
+    Every answer is checked against Sudoku's rules. Bad lines and unsolvable puzzles are reported
+    (file:line) and skipped, the rest is still solved; the exit code is then 1.
+    """
+    from sudoku_trm import cli_solve
+
+    options = cli_solve.SolveOptions(
+        weights=weights, device=device, inference=_inference(steps, max_steps, batch_size, bf16), votes=votes,
+        seed=seed, trace=trace, as_json=as_json, svg=svg, output=output, animate=animate, delay=delay,
+    )
+    code = cli_solve.run(puzzle_file, options, stdout, stderr)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command(name="eval")
+@reports_user_errors
+def evaluate(
+    files: List[str] = typer.Argument(..., help="Puzzle files (line, grid or CSV form), with or without answers."),
+    weights: Optional[Path] = _WEIGHTS,
+    device: str = _DEVICE,
+    steps: Optional[int] = _STEPS,
+    max_steps: Optional[int] = _MAX_STEPS,
+    votes: int = _VOTES,
+    seed: int = _SEED,
+    batch_size: int = _BATCH,
+    bf16: bool = _BF16,
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate at most this many puzzles per file."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON report on stdout, nothing else."),
+) -> None:
+    """Measure the model on puzzle files: exact-grid and cell accuracy, valid answers, halting, steps, speed.
+
+    Labels are the files' answers, or the exact solver's where a puzzle lists none.
+    """
+    from sudoku_trm import cli_eval
+
+    options = cli_eval.EvalOptions(
+        weights=weights, device=device, inference=_inference(steps, max_steps, batch_size, bf16), votes=votes,
+        seed=seed, limit=limit, as_json=as_json,
+    )
+    code = cli_eval.run(files, options, stdout, stderr)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command(**_PENDING)

@@ -24,7 +24,7 @@ from sudoku_trm.files import atomic_write
 from sudoku_trm.puzzles import read_puzzles
 from sudoku_trm.tokens import to_tokens
 
-CACHE_FORMAT = 1  # bump when the cached arrays change meaning
+CACHE_FORMAT = 2  # bump when the cached arrays change meaning
 _AUGMENT_CHUNK = 65_536
 DEFAULT_CACHE_DIR = Path(os.environ.get("SUDOKU_TRM_CACHE", Path.home() / ".cache" / "sudoku-trm"))
 
@@ -90,7 +90,7 @@ def _cache_path(path: Path, cache_dir: Path) -> Path:
 def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR) -> PuzzleSet:
     """Load a puzzle file (any form puzzles.py reads) into arrays, through the `.npz` cache.
 
-    `cache_dir=None` disables the cache. Skipped lines are kept in `.errors` on a fresh parse only.
+    `cache_dir=None` disables the cache. Skipped lines are in `.errors`, from the cache as well.
     """
     path = Path(path)
     if not path.is_file():
@@ -101,12 +101,20 @@ def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR
     if cached.exists():
         try:
             with np.load(cached) as arrays:
-                return PuzzleSet(arrays["questions"], arrays["answers"], arrays["ratings"], path.stem)
+                # Named by this path: the cache is keyed by content, which another path may share.
+                errors = [InputError(str(m), str(path), int(n) if n >= 0 else None)
+                          for m, n in zip(arrays["error_messages"], arrays["error_lines"])]
+                return PuzzleSet(arrays["questions"], arrays["answers"], arrays["ratings"], path.stem, errors)
         except (OSError, ValueError, KeyError):
             pass  # a corrupt cache is rebuilt, never trusted
     puzzle_set = _parse_puzzle_file(path)
     try:
-        arrays = {"questions": puzzle_set.questions, "answers": puzzle_set.answers, "ratings": puzzle_set.ratings}
+        errors = puzzle_set.errors  # kept, so a cached load still reports the lines it skipped
+        arrays = {
+            "questions": puzzle_set.questions, "answers": puzzle_set.answers, "ratings": puzzle_set.ratings,
+            "error_messages": np.array([e.message for e in errors], dtype=str),
+            "error_lines": np.array([-1 if e.line is None else e.line for e in errors], dtype=np.int64),
+        }
         atomic_write(cached, lambda handle: np.savez(handle, **arrays))  # readers never see half a cache
     except OSError:
         pass  # a read-only cache directory only costs speed

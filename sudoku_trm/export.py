@@ -7,6 +7,7 @@ and push it unchanged. Training state never goes here; it stays in `runs/<name>/
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -17,6 +18,10 @@ from sudoku_trm.config import ModelConfig
 from sudoku_trm.errors import UserError
 from sudoku_trm.model import TRM
 
+# The shipped default model: weights/ beside the package (an editable or source install), unless the
+# environment names another directory.
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_ENV = "SUDOKU_TRM_WEIGHTS"
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
@@ -44,6 +49,13 @@ def _default_card(model: TRM, training: dict) -> str:
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2, default=str), "```", ""]
     return "\n".join(lines)
+
+
+def resolve_weights_dir(weights: Path | None) -> Path:
+    """`--weights` when given, else $SUDOKU_TRM_WEIGHTS, else the shipped default."""
+    if weights is not None:
+        return Path(weights)
+    return Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR)
 
 
 def load_weights(directory: Path, device: str | torch.device = "cpu") -> TRM:

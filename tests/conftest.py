@@ -8,7 +8,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_sample() -> Path:
     """A seeded sample of ../shared/data (100 puzzles per CSV): present on every clone, unlike ../shared."""
     return SHARED_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """An exported, untrained TRM small enough to solve a file in a second: for the CLI's mechanics."""
+    import torch
+
+    from sudoku_trm.config import ModelConfig
+    from sudoku_trm.export import export_weights
+    from sudoku_trm.model import TRM
+
+    torch.manual_seed(0)
+    model = TRM(ModelConfig(hidden_size=16, H_cycles=1, L_cycles=1, halt_max_steps=3))
+    with torch.no_grad():  # a halting head that varies with the puzzle, so some halt before the limit
+        model.q_head.weight.normal_(0, 2.0)
+        model.q_head.bias.zero_()
+    directory = tmp_path_factory.mktemp("tiny-weights")
+    export_weights(model, directory)
+    return directory

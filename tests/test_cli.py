@@ -34,7 +34,7 @@ def test_version():
     assert result.output.strip() == f"sudoku-trm {__version__}"
 
 
-@pytest.mark.parametrize("command", ["solve", "eval", "download"])
+@pytest.mark.parametrize("command", ["download"])
 def test_pending_commands_say_so_and_fail(command):
     result = runner.invoke(app, [command, "puzzles/hard.txt", "--steps", "3"])
     assert result.exit_code == 1
