@@ -228,6 +228,7 @@ def _record(result: Solved, solutions: Solutions, votes: int, seconds: float) ->
         "problems": list(verdict.problems),
         "puzzle_solutions": "unique" if verdict.solutions == 1 else "several",
         "correct": verdict.correct,
+        "wrong_cells": verdict.wrong_cells,
         "seconds": round(seconds, 6),
     }
     if result.agreeing is not None:

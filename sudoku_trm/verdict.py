@@ -21,18 +21,22 @@ class Verdict:
     conflict_cells: frozenset[int]  # cells to mark
     solutions: int  # the puzzle's own count from the exact solver: 1, or 2 meaning "several"
     correct: bool | None  # equals the puzzle's unique solution (None when it has several)
+    wrong_cells: int | None  # blank cells that differ from the unique solution (None when several)
 
     @property
     def summary(self) -> str:
         if self.valid:
             return "valid solution" + (" (one of several)" if self.solutions > 1 else "")
         more = f" (+{len(self.problems) - 2} more)" if len(self.problems) > 2 else ""
-        return "breaks the rules: " + "; ".join(self.problems[:2]) + more
+        wrong = f"; {self.wrong_cells} cells differ from the solution" if self.wrong_cells else ""
+        return "breaks the rules: " + "; ".join(self.problems[:2]) + more + wrong
 
 
 def judge(puzzle: np.ndarray, answer: np.ndarray, solutions: int, solution: np.ndarray | None) -> Verdict:
     """The verdict on `answer`; `solutions`/`solution` come from the exact solver's check of the puzzle."""
     problems = tuple(answer_problems(puzzle, answer))
     cells = frozenset(c for conflict in find_conflicts(answer) for c in conflict.cells)
-    correct = bool(np.array_equal(answer, solution)) if solutions == 1 and solution is not None else None
-    return Verdict(not problems, problems, cells, solutions, correct)
+    known = solutions == 1 and solution is not None
+    correct = bool(np.array_equal(answer, solution)) if known else None
+    wrong = int(np.count_nonzero(np.asarray(answer) != solution)) if known else None
+    return Verdict(not problems, problems, cells, solutions, correct, wrong)
