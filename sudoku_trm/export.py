@@ -55,7 +55,11 @@ def resolve_weights_dir(weights: Path | None) -> Path:
     """`--weights` when given, else $SUDOKU_TRM_WEIGHTS, else the shipped default."""
     if weights is not None:
         return Path(weights)
-    return Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR)
+    directory = Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR)
+    if not (directory / CONFIG_NAME).is_file():
+        raise UserError(f"{directory}: no default model there; pass --weights DIR, set {WEIGHTS_ENV}, "
+                        "or run `sudoku-trm download weights`")
+    return directory
 
 
 def load_weights(directory: Path, device: str | torch.device = "cpu") -> TRM:

@@ -216,3 +216,13 @@ def test_eval_table_off_a_terminal(tiny_weights, shared_sample):
     for heading in ("exact", "cells", "valid", "halting", "steps", "puzzles/s", "total", "hard_dev.csv"):
         assert heading in result.stdout
     assert "\x1b[" not in result.stdout
+
+
+def test_default_weights_come_from_the_environment_or_say_what_to_do(tiny_weights, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUDOKU_TRM_WEIGHTS", str(tiny_weights))
+    result = runner.invoke(app, ["solve", "puzzles/easy.txt", "--json"])
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == len(read_puzzles("puzzles/easy.txt").puzzles)
+    monkeypatch.setenv("SUDOKU_TRM_WEIGHTS", str(tmp_path))
+    result = runner.invoke(app, ["eval", "puzzles/easy.txt"])
+    assert result.exit_code == 1
+    assert f"{tmp_path}: no default model there" in result.stderr and "download weights" in result.stderr
