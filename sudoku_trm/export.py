@@ -34,17 +34,19 @@ def export_weights(model: TRM, directory: Path, training: dict | None = None, ca
     atomic_write(directory / WEIGHTS_NAME, lambda f: f.write(save(tensors)))
     config_text = json.dumps(model.config.to_dict(), indent=2) + "\n"
     atomic_write(directory / CONFIG_NAME, lambda f: f.write(config_text.encode()))
-    card_text = card or _default_card(model, training or {})
+    card_text = card or model_card(model, training)
     atomic_write(directory / CARD_NAME, lambda f: f.write(card_text.encode()))
 
 
-def _default_card(model: TRM, training: dict) -> str:
+def model_card(model: TRM, training: dict | None = None) -> str:
+    """The model card (README.md): Hub metadata, size, how to load it, and the training record if given."""
     lines = [
         "---", "library_name: sudoku-trm", "tags: [sudoku, tiny-recursive-model, cgar]", "---", "",
         "# sudoku-trm model", "",
         f"A Tiny Recursive Model with {model.count_parameters():,} parameters "
         f"({model.config.mixer} mixer, hidden {model.config.hidden_size}).", "",
-        "Load it with `sudoku_trm.export.load_weights(directory)`.", "",
+        "Load it with `sudoku_trm.export.load_weights(directory)` or "
+        "`sudoku_trm.model.TRM.from_pretrained(directory or repo id)`.", "",
     ]
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2, default=str), "```", ""]
@@ -62,8 +64,9 @@ def resolve_weights_dir(weights: Path | None) -> Path:
     return directory
 
 
-def load_weights(directory: Path, device: str | torch.device = "cpu") -> TRM:
-    """A TRM from an exported directory; any missing, corrupt or mismatched file is a UserError."""
+def load_weights(directory: Path, device: str | torch.device = "cpu", model_class: type[TRM] = TRM) -> TRM:
+    """A TRM from an exported directory (or one `save_pretrained` wrote); any missing, corrupt or
+    mismatched file is a UserError. `model_class` lets `TRM.from_pretrained` build a subclass."""
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
     for path in (config_path, weights_path):
@@ -77,7 +80,7 @@ def load_weights(directory: Path, device: str | torch.device = "cpu") -> TRM:
         tensors = load_file(weights_path)
     except Exception as error:  # safetensors' error type differs between versions
         raise UserError(f"{weights_path}: not a readable safetensors file ({error})") from None
-    model = TRM(config)
+    model = model_class(config)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

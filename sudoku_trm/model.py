@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sudoku_trm.config import ModelConfig
+from sudoku_trm.hub import HubMixin
 
 REFERENCE_PREFIX = "_orig_mod.model.inner."
 
@@ -187,8 +188,12 @@ class Carry(NamedTuple):
     z: Tensor  # latent reasoning state (TRM's z_L)
 
 
-class TRM(nn.Module):
-    """Tiny Recursive Model. `forward` runs one supervision step at the depth it is given."""
+class TRM(nn.Module, HubMixin):
+    """Tiny Recursive Model. `forward` runs one supervision step at the depth it is given.
+
+    HubMixin adds save_pretrained / from_pretrained / push_to_hub in the layout of `export` (config.json,
+    model.safetensors, README.md); it needs no network until one of them is called.
+    """
 
     def __init__(self, config: ModelConfig | Mapping[str, Any] = ModelConfig()):
         super().__init__()
