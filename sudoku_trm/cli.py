@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from sudoku_trm import __version__
 from sudoku_trm.errors import UserError
+from sudoku_trm.terminal import fail, print_error, reports_user_errors, stderr, stdout
 
 app = typer.Typer(
     name="sudoku-trm",
@@ -26,41 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-# Commands whose real work arrives in later issues accept any arguments and say so plainly.
-_PENDING = {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True}}
-
-
-def print_error(message: str) -> None:
-    """The one form an error takes: one line on stderr."""
-    stderr.print(f"error: {message}", markup=False)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error on stderr; the caller raises the returned Exit."""
-    print_error(message)
-    return typer.Exit(code)
-
-
-def reports_user_errors(command: Callable) -> Callable:
-    """Turn a UserError raised anywhere below a command into one line on stderr and its exit code."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except UserError as error:
-            raise fail(str(error), error.exit_code) from None
-
-    return wrapper
-
-
-def _not_available(command: str, arrives_with: str) -> typer.Exit:
-    return fail(f"`sudoku-trm {command}` is not available yet: it arrives with {arrives_with}.")
-
-
 def _print_version(value: bool) -> None:
     if value:
         stdout.print(f"sudoku-trm {__version__}")
@@ -204,7 +168,7 @@ def solve(
     as_json: bool = typer.Option(False, "--json", help="One JSON record per puzzle on stdout, nothing else."),
     svg: Optional[Path] = typer.Option(None, "--svg", help="Save the rendered steps as an SVG image."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the answers here (.csv: CSV, else line form)."),
-    animate: Optional[bool] = typer.Option(None, "--animate/--no-animate", help=f"Animate the steps (default: on a terminal, up to 5 puzzles)."),
+    animate: Optional[bool] = typer.Option(None, "--animate/--no-animate", help="Animate the steps (default: on a terminal, up to 5 puzzles)."),
     delay: float = typer.Option(0.35, "--delay", min=0.0, help="Seconds per animation frame."),
 ) -> None:
     """Solve puzzles with the model and watch it refine its answer step by step.
@@ -253,12 +217,6 @@ def evaluate(
         raise typer.Exit(code)
 
 
-@app.command(**_PENDING)
-def download() -> None:
-    """Download weights and data sets from the Hugging Face Hub (not available yet)."""
-    raise _not_available("download", "the Hub integration")
-
-
 @app.command()
 @reports_user_errors
 def check(
@@ -284,6 +242,11 @@ def check(
         stdout.print(report.summary(), markup=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+from sudoku_trm.cli_download import download_app  # noqa: E402
+
+app.add_typer(download_app, name="download")
 
 
 def main() -> None:

@@ -1,19 +1,16 @@
 """`sudoku-trm download weights|data`: options in, library call, where things went out.
 
-Registered in cli.py with `app.add_typer(download_app, name="download")`. This module does not import
-cli.py at load time (cli.py imports it); the error helper is imported when an error happens.
+Registered in cli.py with `app.add_typer(download_app, name="download")`.
 """
 
 from __future__ import annotations
 
-from functools import wraps
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import typer
-from rich.console import Console
 
-from sudoku_trm.errors import UserError
+from sudoku_trm.terminal import reports_user_errors, stdout
 
 download_app = typer.Typer(
     help="Download weights and data sets from the Hugging Face Hub (HF_HUB_OFFLINE=1: from the cache only).",
@@ -21,22 +18,6 @@ download_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stdout = Console(highlight=False)
-
-
-def _reports_user_errors(command: Callable) -> Callable:
-    """cli.reports_user_errors, imported late: one line on stderr and the error's exit code."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except UserError as error:
-            from sudoku_trm.cli import fail
-
-            raise fail(str(error), error.exit_code) from None
-
-    return wrapper
 
 
 _REVISION = typer.Option(None, "--revision", help="Branch, tag or commit to download (default: main). Pin a commit for reproducible downloads.")
@@ -44,7 +25,7 @@ _FORCE = typer.Option(False, "--force", help="Download again even if cached, and
 
 
 @download_app.command()
-@_reports_user_errors
+@reports_user_errors
 def weights(
     repo_id: str = typer.Argument("Kaleemullah/trm-cgar-sudoku", help="Model repo on the Hub (owner/name)."),
     directory: Optional[Path] = typer.Option(None, "--dir", help="Target directory (default: weights/<repo name>)."),
@@ -66,7 +47,7 @@ def weights(
 
 
 @download_app.command()
-@_reports_user_errors
+@reports_user_errors
 def data(
     repo_id: str = typer.Argument("sapientinc/sudoku-extreme", help="Data set repo on the Hub (owner/name)."),
     directory: Optional[Path] = typer.Option(None, "--dir", help="Target directory (default: data/sudoku-extreme)."),

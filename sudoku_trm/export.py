@@ -59,8 +59,8 @@ def resolve_weights_dir(weights: Path | None) -> Path:
         return Path(weights)
     directory = Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR)
     if not (directory / CONFIG_NAME).is_file():
-        raise UserError(f"{directory}: no default model there; pass --weights DIR, set {WEIGHTS_ENV}, "
-                        "or run `sudoku-trm download weights`")
+        raise UserError(f"{directory}: no default model there; pass --weights DIR or set {WEIGHTS_ENV} "
+                        "(`sudoku-trm download weights` fetches one into weights/trm-cgar-sudoku)")
     return directory
 
 

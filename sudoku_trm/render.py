@@ -11,7 +11,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
-from sudoku_trm.grid import CELLS, cell_name
+from sudoku_trm.grid import cell_name
 
 GIVEN = "bold"
 ANSWER = "cyan"

@@ -1,10 +1,9 @@
-"""The command line as a user meets it: help, version, pending commands, and `check` on good and bad input."""
+"""The command line as a user meets it: help, version, and `check` on good and bad input."""
 
 import json
 import subprocess
 import sys
 
-import pytest
 from typer.testing import CliRunner
 
 from sudoku_trm import __version__
@@ -32,14 +31,6 @@ def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"sudoku-trm {__version__}"
-
-
-@pytest.mark.parametrize("command", ["download"])
-def test_pending_commands_say_so_and_fail(command):
-    result = runner.invoke(app, [command, "puzzles/hard.txt", "--steps", "3"])
-    assert result.exit_code == 1
-    assert "not available yet" in result.stderr
-    assert result.stdout == ""
 
 
 def test_module_entry_point_runs_the_same_app():
