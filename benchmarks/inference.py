@@ -9,7 +9,7 @@ Figures are medians over --repeats runs after one warm-up call. On CUDA the mode
 autocast, as `solve` does; the first call there includes kernel selection, hence the warm-up.
 
   python benchmarks/inference.py                                   # weights/, ../shared/data/hard_dev.csv
-  python benchmarks/inference.py --batch-sizes 1 64 --latency-puzzles 5 --repeats 3
+  python benchmarks/inference.py --batch-sizes 1 64 --latency-puzzles 5 --repeats 3 --modes halting
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64, 1024])
     parser.add_argument("--latency-puzzles", type=int, default=20, help="puzzles timed one by one at batch 1")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", choices=("halting", "all-steps"), default=["halting", "all-steps"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-bf16", action="store_true", help="full precision on CUDA too")
     return parser.parse_args()
@@ -73,8 +74,9 @@ def main() -> None:
           f"{cfg.hidden_size}, depth ({cfg.H_cycles},{cfg.L_cycles}), at most {limit} steps; data {args.data}")
     print(f"{'mode':<10} {'batch':>6} {'puzzles/s':>11} {'mean steps':>11} {'runs':>5}")
 
-    modes = (("halting", None), ("all steps", limit))
-    for mode, steps in modes:
+    modes = {"halting": None, "all-steps": limit}
+    for mode in args.modes:
+        steps = modes[mode]
         for batch in args.batch_sizes:
             config = InferenceConfig(steps=steps, batch_size=batch, bf16=not args.no_bf16)
             rows = np.resize(np.arange(len(dev)), max(batch, args.latency_puzzles if batch == 1 else batch))
