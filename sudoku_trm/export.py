@@ -43,7 +43,7 @@ def model_card(model: TRM, training: dict | None = None) -> str:
     lines = [
         "---", "library_name: sudoku-trm", "tags: [sudoku, tiny-recursive-model, cgar]", "---", "",
         "# sudoku-trm model", "",
-        f"A Tiny Recursive Model with {model.count_parameters():,} parameters "
+        f"A Tiny Recursive Model with {model.count_parameters(trainable_only=False):,} parameters "
         f"({model.config.mixer} mixer, hidden {model.config.hidden_size}).", "",
         "Load it with `sudoku_trm.export.load_weights(directory)` or "
         "`sudoku_trm.model.TRM.from_pretrained(directory or repo id)`.", "",
