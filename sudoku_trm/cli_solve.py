@@ -8,6 +8,7 @@ ordered text elsewhere, one JSON record per puzzle with --json; --trace adds eve
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -82,7 +83,7 @@ def run(puzzle_file: str, options: SolveOptions, out: Console, err: Console) -> 
     animate = _should_animate(options, out, len(solvable))
     inference = options.inference
     if animate or options.trace or options.svg:
-        inference = InferenceConfig(inference.max_steps, inference.steps, inference.batch_size, inference.bf16, True)
+        inference = dataclasses.replace(inference, trace=True)
     solutions, votes = _solve(model, grids, options, inference, err, show_progress=not animate)
 
     results = [
