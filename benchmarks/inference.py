@@ -1,4 +1,4 @@
-"""Inference speed of the real engine (`sudoku_trm.infer.solve`): puzzles/s by batch size, and latency.
+"""Inference speed of the real engine (`sudoku_trm.inference.engine.solve`): puzzles/s by batch size, and latency.
 
 For each batch size (default 1, 64 and 1024) and each mode it times whole `solve` calls on hard_dev
 puzzles, copy to the device and back included:
@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sudoku_trm.data import load_puzzle_set  # noqa: E402
-from sudoku_trm.devices import resolve_device  # noqa: E402
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set  # noqa: E402
+from sudoku_trm.model.devices import resolve_device  # noqa: E402
 from sudoku_trm.errors import UserError  # noqa: E402
-from sudoku_trm.export import load_weights, resolve_weights_dir  # noqa: E402
-from sudoku_trm.infer import InferenceConfig, solve  # noqa: E402
+from sudoku_trm.model.weights import load_weights, resolve_weights_dir  # noqa: E402
+from sudoku_trm.inference.engine import InferenceConfig, solve  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hard_dev.csv"
 FALLBACK_DATA = ROOT / "tests" / "fixtures" / "shared_sample" / "hard_dev.csv"

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import numba  # noqa: E402
 
-from sudoku_trm import solver  # noqa: E402
-from sudoku_trm.grid import CELLS, valid_solutions  # noqa: E402
+from sudoku_trm.sudoku import solver  # noqa: E402
+from sudoku_trm.sudoku.grid import CELLS, valid_solutions  # noqa: E402
 
 SPEED_SETS = ("hard_dev.csv", "clue17.csv")
 MULTI_SOLUTION_FILE = "multi_solution_200.txt"
@@ -41,7 +41,7 @@ FIRST_CALL_SNIPPET = """
 import time
 t0 = time.perf_counter()
 import numpy as np
-from sudoku_trm import solver
+from sudoku_trm.sudoku import solver
 t1 = time.perf_counter()
 solver.analyse(np.zeros(81, dtype=np.uint8))
 solver.analyse_batch(np.zeros((1, 81), dtype=np.uint8))
@@ -92,7 +92,7 @@ def report_compile_times() -> None:
     with tempfile.TemporaryDirectory() as cache_dir:
         import_s, compile_s = first_call_seconds(cache_dir)
         _, load_s = first_call_seconds(cache_dir)
-    print(f"import sudoku_trm.solver: {import_s:.2f} s")
+    print(f"import sudoku_trm.sudoku.solver: {import_s:.2f} s")
     print(f"first call, empty cache (compile): {compile_s:.2f} s")
     print(f"first call, cached (load): {load_s:.2f} s")
 

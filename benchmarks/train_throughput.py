@@ -43,11 +43,12 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from sudoku_trm.config import ModelConfig, TrainConfig  # noqa: E402
-from sudoku_trm.curriculum import block_applications  # noqa: E402
-from sudoku_trm.devices import resolve_device  # noqa: E402
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.training.config import TrainConfig  # noqa: E402
+from sudoku_trm.training.curriculum import block_applications  # noqa: E402
+from sudoku_trm.model.devices import resolve_device  # noqa: E402
 from sudoku_trm.errors import UserError  # noqa: E402
-from sudoku_trm.train import RunningMetrics, Trainer  # noqa: E402
+from sudoku_trm.training.trainer import RunningMetrics, Trainer  # noqa: E402
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "hard_train.csv"
 

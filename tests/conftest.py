@@ -19,9 +19,9 @@ def tiny_weights(tmp_path_factory) -> Path:
     """An exported, untrained TRM small enough to solve a file in a second: for the CLI's mechanics."""
     import torch
 
-    from sudoku_trm.config import ModelConfig
-    from sudoku_trm.export import export_weights
-    from sudoku_trm.model import TRM
+    from sudoku_trm.model.config import ModelConfig
+    from sudoku_trm.model.weights import export_weights
+    from sudoku_trm.model.trm import TRM
 
     torch.manual_seed(0)
     model = TRM(ModelConfig(hidden_size=16, H_cycles=1, L_cycles=1, halt_max_steps=3))

@@ -1,4 +1,4 @@
-"""Property tests for the Sudoku symmetry group in sudoku_trm.augment (numpy and torch, CPU)."""
+"""Property tests for the Sudoku symmetry group in sudoku_trm.sudoku.augment (numpy and torch, CPU)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from sudoku_trm import augment
-from sudoku_trm.augment import Encoding, Factor, Symmetries
-from sudoku_trm.grid import CELLS, UNITS, valid_solutions
+from sudoku_trm.sudoku import augment
+from sudoku_trm.sudoku.augment import Encoding, Factor, Symmetries
+from sudoku_trm.sudoku.grid import CELLS, UNITS, valid_solutions
 
 BACKENDS = ["numpy", "torch"]
 ONE_FACTOR_ORDERS = {  # each generator alone, and how many distinct symmetries it makes

@@ -7,7 +7,7 @@ import sys
 from typer.testing import CliRunner
 
 from sudoku_trm import __version__
-from sudoku_trm.cli import app
+from sudoku_trm.cli.app import app
 
 runner = CliRunner()
 

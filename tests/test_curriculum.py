@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sudoku_trm.curriculum import (
-    Curriculum,
-    CurriculumPlan,
-    DepthSchedule,
-    batch_step_weight,
-    block_applications,
-    step_weights,
-)
+from sudoku_trm.training.curriculum import Curriculum, CurriculumPlan, DepthSchedule, batch_step_weight, block_applications, step_weights
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from sudoku_trm import grid
-from sudoku_trm.data import (
-    PuzzleSet,
-    TrainingStream,
-    load_puzzle_set,
-    load_puzzle_sets,
-    paper_protocol_set,
-)
+from sudoku_trm.sudoku import grid
+from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set, load_puzzle_sets
+from sudoku_trm.training.stream import TrainingStream, paper_protocol_set
 from sudoku_trm.errors import InputError
-from sudoku_trm.tokens import from_tokens, to_tokens
+from sudoku_trm.model.tokens import from_tokens, to_tokens
 
 
 def _rows(csv_path):
@@ -117,14 +112,14 @@ def test_stream_batches_are_valid_augmented_pairs(hard_dev):
     assert sum(q.tobytes() in originals for q in questions) < 2  # augmented, not the stored grids
 
 
-def test_stream_without_augmentation_visits_each_puzzle_once_per_epoch_and_never_ends(hard_dev):
+def test_stream_without_augmentation_draws_each_puzzle_once_per_pass_and_never_ends(hard_dev):
     stream = TrainingStream(hard_dev, batch_size=30, seed=1, augment_batches=False)
     seen = [from_tokens(stream.next_batch()[0]).numpy() for _ in range(10)]  # 300 draws = 3 epochs
     drawn = np.concatenate(seen)
     everything = {q.tobytes() for q in hard_dev.questions.astype(np.int64)}
     for epoch in range(3):
         assert {q.tobytes() for q in drawn[epoch * 100 : (epoch + 1) * 100]} == everything
-    assert stream.epoch == 2  # the fourth epoch starts only when a batch needs it
+    assert stream.passes == 2  # the fourth pass starts only when a batch needs it
     assert not np.array_equal(drawn[:100], drawn[100:200])  # each epoch is reshuffled
 
 
@@ -139,15 +134,6 @@ def test_stream_resumes_exactly(hard_dev):
     resumed.load_state_dict(state)
     for (inputs, labels), (want_inputs, want_labels) in zip((resumed.next_batch() for _ in range(4)), expected):
         assert torch.equal(inputs, want_inputs) and torch.equal(labels, want_labels)
-
-
-def test_stream_draws_any_count_and_keeps_order(hard_dev):
-    stream = TrainingStream(hard_dev, batch_size=8, seed=2, augment_batches=False)
-    reference = TrainingStream(hard_dev, batch_size=8, seed=2, augment_batches=False)
-    parts = [stream.next_batch(count)[0] for count in (3, 0, 5, 90, 2)]
-    assert [len(p) for p in parts] == [3, 0, 5, 90, 2]
-    whole = torch.cat([reference.next_batch(100)[0]])
-    assert torch.equal(torch.cat(parts), whole)
 
 
 def test_stream_refuses_a_state_from_another_set(hard_dev):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sudoku_trm.grid import find_conflicts, has_conflicts
+from sudoku_trm.sudoku.grid import find_conflicts, has_conflicts
 
 
 def test_has_conflicts_agrees_with_find_conflicts(shared_sample):

@@ -14,15 +14,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sudoku_trm import cli_download, downloads, hub
-from sudoku_trm.cli_download import download_app
-from sudoku_trm.config import ModelConfig
-from sudoku_trm.data import load_puzzle_set
+from sudoku_trm.cli import download as cli_download
+from sudoku_trm.hub import downloads
+from sudoku_trm.hub import client as hub
+from sudoku_trm.cli.download import download_app
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 from sudoku_trm.errors import UserError
-from sudoku_trm.export import export_weights, load_weights
-from sudoku_trm.importing import SKIPPED_KEYS, load_reference, read_reference_config
-from sudoku_trm.model import REFERENCE_PREFIX, TRM
-from sudoku_trm.tokens import to_tokens
+from sudoku_trm.model.weights import export_weights, load_weights
+from sudoku_trm.hub.importing import SKIPPED_KEYS, load_reference, read_reference_config
+from sudoku_trm.model.trm import REFERENCE_PREFIX, TRM
+from sudoku_trm.model.tokens import to_tokens
 
 runner = CliRunner()
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from sudoku_trm import augment
-from sudoku_trm.data import load_puzzle_set
-from sudoku_trm.evaluation import score
-from sudoku_trm.export import load_weights
-from sudoku_trm.infer import InferenceConfig, Solutions, solve
-from sudoku_trm.voting import choose, map_back, solve_with_votes, symmetric_copies
+from sudoku_trm.sudoku import augment
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+from sudoku_trm.inference.scores import score
+from sudoku_trm.model.weights import load_weights
+from sudoku_trm.inference.engine import InferenceConfig, Solutions, solve
+from sudoku_trm.inference.voting import choose, map_back, solve_with_votes, symmetric_copies
 
 
 @pytest.fixture(scope="module")

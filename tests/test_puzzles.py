@@ -10,17 +10,8 @@ import numpy as np
 import pytest
 
 from sudoku_trm.errors import InputError
-from sudoku_trm.grid import answer_problems, find_conflicts
-from sudoku_trm.puzzles import (
-    Puzzle,
-    ReadResult,
-    format_grid,
-    format_line,
-    parse_grid_string,
-    parse_text,
-    read_puzzles,
-    write_puzzles,
-)
+from sudoku_trm.sudoku.grid import answer_problems, find_conflicts
+from sudoku_trm.sudoku.puzzles import Puzzle, ReadResult, format_grid, format_line, parse_grid_string, parse_text, read_puzzles, write_puzzles
 
 ROOT = Path(__file__).resolve().parent.parent
 PUZZLES = ROOT / "puzzles"
@@ -539,7 +530,7 @@ def test_line_file_comments_name_each_puzzles_origin(shared_sample):
 
 
 def test_named_puzzles_are_unique_and_the_sdk_copy_matches(shared_sample):
-    from sudoku_trm import solver
+    from sudoku_trm.sudoku import solver
 
     named = read_puzzles(PUZZLES / "named.txt")
     assert named.errors == [] and len(named.puzzles) == 3

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sudoku_trm.export import DEFAULT_WEIGHTS_DIR, load_weights
-from sudoku_trm.infer import solve
-from sudoku_trm.puzzles import read_puzzles
+from sudoku_trm.model.weights import DEFAULT_WEIGHTS_DIR, load_weights
+from sudoku_trm.inference.engine import solve
+from sudoku_trm.sudoku.puzzles import read_puzzles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def test_shipped_model_fills_blank_cells_far_better_than_chance():
     grids = np.stack([p.grid for p in puzzles])
     answers = np.stack([p.answer for p in puzzles]) if all(p.answer is not None for p in puzzles) else None
     if answers is None:
-        from sudoku_trm.solver import solve as exact
+        from sudoku_trm.sudoku.solver import solve as exact
 
         answers = np.stack([exact(g) for g in grids])
     result = solve(load_weights(DEFAULT_WEIGHTS_DIR), grids)

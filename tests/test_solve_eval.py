@@ -8,10 +8,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from sudoku_trm import cli_solve
-from sudoku_trm.cli import app
-from sudoku_trm.grid import is_valid_solution
-from sudoku_trm.puzzles import read_puzzles
+from sudoku_trm.cli import solve as cli_solve
+from sudoku_trm.cli.app import app
+from sudoku_trm.sudoku.grid import is_valid_solution
+from sudoku_trm.sudoku.puzzles import read_puzzles
 
 runner = CliRunner()
 

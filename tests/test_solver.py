@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sudoku_trm import solver
-from sudoku_trm.grid import CELLS, find_conflicts, valid_solutions
+from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku.grid import CELLS, find_conflicts, valid_solutions
 
 CSV_SAMPLES = ["hard_train.csv", "hard_dev.csv", "clue17.csv", "unbiased_1k.csv"]
 HARD_SAMPLES = ["hard_train.csv", "hard_dev.csv"]

@@ -24,18 +24,20 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from sudoku_trm.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from sudoku_trm.cli import app
-from sudoku_trm.config import ModelConfig, TrainConfig
-from sudoku_trm.data import load_puzzle_set
+from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from sudoku_trm.cli.app import app
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.training.config import TrainConfig
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 from sudoku_trm.errors import UserError
-from sudoku_trm.evaluation import evaluate
-from sudoku_trm.export import CONFIG_NAME, WEIGHTS_NAME, export_weights, load_weights
-from sudoku_trm.losses import log_stablemax, stablemax_cross_entropy, supervision_loss
-from sudoku_trm.model import TRM
-from sudoku_trm.optim import AdamAtan2, build_optimizer
-from sudoku_trm.tokens import to_tokens
-from sudoku_trm.train import RunningMetrics, Trainer
+from sudoku_trm.inference.scores import evaluate
+from sudoku_trm.model.weights import CONFIG_NAME, WEIGHTS_NAME, export_weights, load_weights
+from sudoku_trm.model.readout import log_stablemax
+from sudoku_trm.training.losses import stablemax_cross_entropy, supervision_loss
+from sudoku_trm.model.trm import TRM
+from sudoku_trm.training.optim import AdamAtan2, build_optimizer
+from sudoku_trm.model.tokens import to_tokens
+from sudoku_trm.training.trainer import RunningMetrics, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample"
@@ -441,10 +443,11 @@ DDP_SCRIPT = """
 import os
 import sys
 import torch
-from sudoku_trm import distributed
-from sudoku_trm.config import ModelConfig, TrainConfig
-from sudoku_trm.model import TRM
-from sudoku_trm.train import Trainer
+from sudoku_trm.training import distributed
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.training.config import TrainConfig
+from sudoku_trm.model.trm import TRM
+from sudoku_trm.training.trainer import Trainer
 
 out = sys.argv[1]
 model = ModelConfig(hidden_size=32, num_layers=1, H_cycles=1, L_cycles=2, halt_max_steps=2)

@@ -1,0 +1,154 @@
+"""`sudoku-trm eval`: score the model on whole puzzle files, per file and in total.
+
+Labels are each file's listed answers, or the exact solver's solution where a puzzle has none;
+puzzles without exactly one solution (and malformed lines) are reported with file:line and left out,
+the rest is still evaluated. With --votes, the single-copy figures and how often voting rescued (or
+spoiled) an answer are reported beside the voted ones.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set
+from sudoku_trm.model.devices import resolve_device
+from sudoku_trm.errors import UserError
+from sudoku_trm.inference.scores import Scores, score
+from sudoku_trm.model.weights import load_weights, resolve_weights_dir
+from sudoku_trm.inference.engine import InferenceConfig, Solutions, solve
+from sudoku_trm.cli.progress import progress_bar
+from sudoku_trm.inference.voting import solve_with_votes
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    weights: Path | None = None
+    device: str = "auto"
+    inference: InferenceConfig = InferenceConfig()
+    votes: int = 1
+    seed: int = 0
+    limit: int | None = None  # puzzles per file
+    as_json: bool = False
+
+
+@dataclass
+class VotingEffect:
+    single_grid_accuracy: float  # copy 0 alone
+    rescued: int  # wrong alone, right after voting
+    spoiled: int  # right alone, wrong after voting
+
+
+@dataclass
+class FileReport:
+    name: str
+    scores: Scores
+    voting: VotingEffect | None = None
+
+    def to_dict(self) -> dict:
+        return {"file": self.name, **self.scores.to_dict(), **({"voting": asdict(self.voting)} if self.voting else {})}
+
+
+@dataclass
+class Outcome:
+    """Solutions of one file with their labels (and the single-copy answers under voting)."""
+
+    solutions: Solutions
+    labels: np.ndarray
+    single: Solutions | None = None
+
+
+def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> int:
+    errors: list[str] = []
+    sets: list[PuzzleSet] = []
+    for path in files:
+        try:
+            puzzles = load_puzzle_set(path)
+        except UserError as error:
+            errors.append(str(error))
+            continue
+        errors.extend(str(e) for e in puzzles.errors)
+        if options.limit is not None:
+            puzzles = puzzles.subset(np.arange(min(options.limit, len(puzzles))))
+        if len(puzzles):
+            puzzles.name = path
+            sets.append(puzzles)
+    for error in errors:
+        err.print(f"error: {error}", markup=False)
+    if not sets:
+        raise UserError("no puzzles to evaluate")
+
+    model = load_weights(resolve_weights_dir(options.weights), resolve_device(options.device))
+    outcomes = [_evaluate_set(model, puzzles, options, err) for puzzles in sets]
+    reports = [_report(p.name, o) for p, o in zip(sets, outcomes)]
+    total = _report("total", _concat(outcomes)) if len(reports) > 1 else None
+
+    if options.as_json:
+        document = {
+            "weights": str(resolve_weights_dir(options.weights)),
+            "votes": options.votes,
+            "files": [r.to_dict() for r in reports],
+            "total": (total or reports[0]).to_dict(),
+            "errors": errors,
+        }
+        out.print(json.dumps(document), markup=False, soft_wrap=True)
+    else:
+        # Off a terminal nothing wraps the lines for us: print the table at its natural width.
+        wide = out if out.is_terminal else Console(file=out.file, width=200, highlight=False)
+        wide.print(_table(reports, total, options.votes))
+    return 1 if errors else 0
+
+
+def _evaluate_set(model, puzzles: PuzzleSet, options: EvalOptions, err: Console) -> Outcome:
+    with progress_bar(err, f"eval {puzzles.name}", len(puzzles)) as advance:
+        if options.votes > 1:
+            result = solve_with_votes(model, puzzles.questions, options.votes, options.inference, options.seed, advance)
+            return Outcome(result.solutions, puzzles.answers, result.single)
+        return Outcome(solve(model, puzzles.questions, options.inference, advance), puzzles.answers)
+
+
+def _concat(outcomes: list[Outcome]) -> Outcome:
+    singles = [o.single for o in outcomes]
+    return Outcome(
+        Solutions.concat([o.solutions for o in outcomes]),
+        np.concatenate([o.labels for o in outcomes]),
+        None if any(s is None for s in singles) else Solutions.concat(singles),
+    )
+
+
+def _report(name: str, outcome: Outcome) -> FileReport:
+    scores = score(outcome.solutions, outcome.labels)
+    if outcome.single is None:
+        return FileReport(name, scores)
+    voted = (outcome.solutions.answers == outcome.labels).all(1)
+    alone = (outcome.single.answers == outcome.labels).all(1)
+    effect = VotingEffect(float(alone.mean()), int((voted & ~alone).sum()), int((alone & ~voted).sum()))
+    return FileReport(name, scores, effect)
+
+
+def _table(reports: list[FileReport], total: FileReport | None, votes: int) -> Table:
+    title = "sudoku-trm eval" + (f" ({votes} votes per puzzle)" if votes > 1 else "")
+    table = Table(title=title, caption="exact: whole grid right · cells: blank cells right · valid: obeys every "
+                  "rule · halting: halted exactly when right · steps: mean (max)")
+    table.add_column("file", overflow="fold")
+    for column in ("puzzles", "exact", "cells", "valid", "halting", "steps", "puzzles/s"):
+        table.add_column(column, justify="right", no_wrap=True)
+    if votes > 1:
+        for column in ("single", "rescued", "spoiled"):
+            table.add_column(column, justify="right", no_wrap=True)
+    rows = reports + ([total] if total else [])
+    for report in rows:
+        s = report.scores
+        cells = [report.name, f"{s.puzzles:,}", f"{s.grid_accuracy:.1%}", f"{s.cell_accuracy:.1%}", f"{s.valid:.1%}",
+                 f"{s.halting_accuracy:.1%}", f"{s.mean_steps:.1f} ({s.max_steps})", f"{s.puzzles_per_second:,.1f}"]
+        if report.voting is not None:
+            v = report.voting
+            cells += [f"{v.single_grid_accuracy:.1%}", str(v.rescued), str(v.spoiled)]
+        table.add_row(*cells, end_section=report is rows[-2] if total else False,
+                      style="bold" if report is total else None)
+    return table

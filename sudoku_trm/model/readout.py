@@ -1,0 +1,43 @@
+"""How the model's outputs are read: stable-max probabilities, the digits they pick, and the halting rule.
+
+Stable-max (Prieto et al., "Grokking at the Edge of Numerical Stability") replaces exp in softmax by
+s(x) = x + 1 for x >= 0 and 1 / (1 - x) below: it grows linearly, so logits cannot run away once a
+puzzle is fitted. The model is trained with it (training/losses.py), so inference reads its
+probabilities the same way.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sudoku_trm.model.tokens import DIGIT_TOKENS
+
+
+def log_stablemax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    # Clamp inside the unused branch: torch.where differentiates both, and 1 / (1 - x) has an infinite
+    # slope at x = 1, which would turn the masked-out zero gradient into NaN.
+    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
+    return torch.log(s / s.sum(dim=dim, keepdim=True))
+
+
+def digit_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """(B, 81, vocab) logits -> (B, 81, 9) probabilities of the digits 1..9.
+
+    Stable-max over the digit tokens only: pad and blank are never an answer.
+    """
+    return log_stablemax(logits[..., DIGIT_TOKENS].float()).exp()
+
+
+def best_digits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 81, vocab) logits -> (probability, digit 1..9) of the most probable digit of every cell."""
+    probability, index = digit_probabilities(logits).max(-1)
+    return probability, index + 1  # DIGIT_TOKENS lists the digits 1..9 in order
+
+
+def says_halt(halt_logit: torch.Tensor) -> torch.Tensor:
+    """The halting rule, in training and inference alike: stop when the head's logit is positive,
+    i.e. its probability passes one half."""
+    return halt_logit > 0
+
+
+HALT_PROBABILITY = 0.5  # says_halt on probabilities (sigmoid(0) = 0.5), for answers stored as probabilities

@@ -1,0 +1,353 @@
+"""The Tiny Recursive Model (TRM) for Sudoku: one small network applied recursively.
+
+Two states are carried between supervision steps: the answer y and the latent z (TRM's code calls them
+z_H and z_L). One supervision step runs `h_cycles` passes; a pass updates z `l_cycles` times with
+z = net(z + y + x) and then y once with y = net(y + z), x being the embedded puzzle. Only the last
+pass keeps gradients, so memory does not grow with depth, and the returned carry is detached:
+each supervision step is its own small backpropagation problem (deep supervision).
+
+The network is a stack of post-norm blocks, each mixing positions (a SwiGLU across the sequence
+axis, or RoPE self-attention) and then channels (a SwiGLU). No biases, no learned norm scales.
+
+Parameter names follow TRM's reference code, so a published checkpoint loads after stripping
+`REFERENCE_PREFIX` from its keys (see `from_reference_state_dict`). Mapping, reference -> ours:
+
+    _orig_mod.model.inner.H_init                           H_init              buffer [512]
+    _orig_mod.model.inner.L_init                           L_init              buffer [512]
+    _orig_mod.model.inner.embed_tokens.embedding_weight    same                [11, 512]
+    _orig_mod.model.inner.puzzle_emb.weights               same (a Parameter here, a buffer
+                                                           trained by sign-SGD there) [1, 512]
+    _orig_mod.model.inner.lm_head.weight                   same                [11, 512]
+    _orig_mod.model.inner.q_head.weight / .bias            same                [2, 512] / [2]
+    _orig_mod.model.inner.L_level.layers.{i}.mlp_t.gate_up_proj.weight   same  [1024, 97]
+    _orig_mod.model.inner.L_level.layers.{i}.mlp_t.down_proj.weight      same  [97, 512]
+    _orig_mod.model.inner.L_level.layers.{i}.mlp.gate_up_proj.weight     same  [3072, 512]
+    _orig_mod.model.inner.L_level.layers.{i}.mlp.down_proj.weight        same  [512, 1536]
+    attention variant: ...layers.{i}.self_attn.qkv_proj.weight [1536, 512], .o_proj.weight [512, 512]
+
+Precision: parameters and the carried states are fp32; on CUDA run under bf16 autocast, which puts
+the matmuls in bf16 while the residual stream and RMSNorm stay fp32. Logits come out in the autocast
+dtype: cast them to fp32 before the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sudoku_trm.model.config import ModelConfig
+
+REFERENCE_PREFIX = "_orig_mod.model.inner."
+
+# Std of a standard normal truncated to [-2, 2]; dividing by it makes the truncated init hit the
+# requested std exactly (torch's trunc_normal_ alone comes out ~12% narrow).
+_TRUNC = 2.0
+_TRUNC_STD = math.sqrt(
+    1 - 2 * _TRUNC * math.exp(-_TRUNC**2 / 2) / math.sqrt(2 * math.pi) / math.erf(_TRUNC / math.sqrt(2))
+)
+
+
+def trunc_normal_(tensor: Tensor, std: float) -> Tensor:
+    """Fill with a normal truncated at 2 standard deviations whose actual std is `std`."""
+    with torch.no_grad():
+        if std == 0:
+            return tensor.zero_()
+        scale = std / _TRUNC_STD
+        return nn.init.trunc_normal_(tensor, 0.0, scale, -_TRUNC * scale, _TRUNC * scale)
+
+
+def rms_norm(x: Tensor, eps: float) -> Tensor:
+    """RMSNorm over the last axis without a learned scale, computed in fp32 whatever the input dtype."""
+    x32 = x.float()
+    return (x32 * torch.rsqrt(x32.square().mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
+def lecun_linear(in_features: int, out_features: int, bias: bool = False) -> nn.Linear:
+    """Linear layer with truncated LeCun-normal weights (std 1/sqrt(fan_in)) and a zero bias."""
+    layer = nn.Linear(in_features, out_features, bias=bias)
+    trunc_normal_(layer.weight, 1.0 / math.sqrt(in_features))
+    if bias:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+class SwiGLU(nn.Module):
+    """silu(gate) * up, then down; gate and up come from one fused projection."""
+
+    def __init__(self, width: int, inner: int):
+        super().__init__()
+        self.gate_up_proj = lecun_linear(width, 2 * inner)
+        self.down_proj = lecun_linear(inner, width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return torch.cat((-second, first), dim=-1)
+
+
+class Attention(nn.Module):
+    """Non-causal multi-head self-attention with RoPE; q, k, v from one fused projection."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.num_heads, self.head_dim = config.num_heads, config.head_dim
+        self.qkv_proj = lecun_linear(config.hidden_size, 3 * config.hidden_size)
+        self.o_proj = lecun_linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        batch, length, width = x.shape
+        q, k, v = self.qkv_proj(x).view(batch, length, 3, self.num_heads, self.head_dim).unbind(2)
+        # Rotate in fp32 (cos/sin are fp32), then return to the matmul dtype.
+        cos, sin = cos[:, None, :], sin[:, None, :]  # broadcast over heads
+        q = (q * cos + rotate_half(q) * sin).to(v.dtype)
+        k = (k * cos + rotate_half(k) * sin).to(v.dtype)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, width))
+
+
+class Block(nn.Module):
+    """Post-norm block: mix positions, then channels, each as x = rms_norm(x + f(x))."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.eps = config.rms_norm_eps
+        if config.mixer == "mlp":
+            self.mlp_t = SwiGLU(config.total_len, config.token_mlp_inner)
+        else:
+            self.self_attn = Attention(config)
+        self.mlp = SwiGLU(config.hidden_size, config.mlp_inner)
+
+    def forward(self, x: Tensor, rope: Optional[tuple[Tensor, Tensor]]) -> Tensor:
+        if rope is None:
+            # Positions become features. As in the reference (so its checkpoints behave the same),
+            # this residual's norm is also taken over the sequence axis, before transposing back.
+            xt = x.transpose(1, 2)
+            x = rms_norm(xt + self.mlp_t(xt), self.eps).transpose(1, 2)
+        else:
+            x = rms_norm(x + self.self_attn(x, *rope), self.eps)
+        return rms_norm(x + self.mlp(x), self.eps)
+
+
+class Network(nn.Module):
+    """The one network TRM reuses for every update: net(state + injection)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(Block(config) for _ in range(config.num_layers))
+
+    def forward(self, state: Tensor, injection: Tensor, rope: Optional[tuple[Tensor, Tensor]]) -> Tensor:
+        x = state + injection
+        for layer in self.layers:
+            x = layer(x, rope)
+        return x
+
+
+class TokenEmbedding(nn.Module):
+    """Embedding table under the reference's parameter name (`embedding_weight`)."""
+
+    def __init__(self, num: int, dim: int, std: float):
+        super().__init__()
+        self.embedding_weight = nn.Parameter(trunc_normal_(torch.empty(num, dim), std))
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return F.embedding(ids, self.embedding_weight)
+
+
+class PuzzleEmbedding(nn.Module):
+    """A learned vector per puzzle id (`weights`, zero at init), spread over the prefix tokens.
+
+    The vector has puzzle_emb_ndim entries (512 for Sudoku) and is laid out row-major over the
+    puzzle_emb_len x hidden prefix, zero-padded: with the defaults it is prefix token 0 and tokens
+    1..15 are zeros. The halting head reads token 0.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.prefix, self.hidden = config.puzzle_emb_len, config.hidden_size
+        self.weights = nn.Parameter(torch.zeros(config.num_puzzle_ids, config.puzzle_emb_dim))
+
+    def forward(self, ids: Tensor) -> Tensor:
+        vectors = F.embedding(ids, self.weights)
+        vectors = F.pad(vectors, (0, self.prefix * self.hidden - vectors.shape[-1]))
+        return vectors.view(-1, self.prefix, self.hidden)
+
+
+class Carry(NamedTuple):
+    """The recursive state of a batch, (B, puzzle_emb_len + 81, hidden) each."""
+
+    y: Tensor  # answer state (TRM's z_H)
+    z: Tensor  # latent reasoning state (TRM's z_L)
+
+
+class TRM(nn.Module):
+    """Tiny Recursive Model. `forward` runs one supervision step at the depth it is given.
+
+    `from_pretrained`, `save_pretrained` and `push_to_hub` read and write the layout of model/weights.py
+    (config.json, model.safetensors, README.md: the one huggingface_hub's PyTorchModelHubMixin uses).
+    """
+
+    def __init__(self, config: ModelConfig | Mapping[str, Any] = ModelConfig()):
+        super().__init__()
+        if not isinstance(config, ModelConfig):
+            config = ModelConfig.from_dict(config)
+        self.config = config
+        hidden = config.hidden_size
+        self.embed_scale = math.sqrt(hidden)
+
+        self.embed_tokens = TokenEmbedding(config.vocab_size, hidden, std=1.0 / self.embed_scale)
+        self.puzzle_emb = PuzzleEmbedding(config)
+        self.L_level = Network(config)
+        self.lm_head = lecun_linear(hidden, config.vocab_size)
+        # Two outputs as in the reference (halt, continue); only the halt logit is used. Starting at
+        # sigmoid(-5) ~ 0.007 means "keep going" until the answers become worth stopping on.
+        self.q_head = lecun_linear(hidden, 2, bias=True)
+        with torch.no_grad():
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)
+
+        # Fixed random starting states, saved with the weights (the reference's buffers).
+        self.register_buffer("H_init", trunc_normal_(torch.empty(hidden), 1.0))
+        self.register_buffer("L_init", trunc_normal_(torch.empty(hidden), 1.0))
+
+        self.rope_cos: Optional[Tensor]
+        self.rope_sin: Optional[Tensor]
+        if config.mixer == "attention":
+            dim = config.head_dim
+            inv_freq = 1.0 / config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+            angles = torch.outer(torch.arange(config.total_len, dtype=torch.float32), inv_freq)
+            angles = torch.cat((angles, angles), dim=-1)  # pairs (i, i + dim/2), matching rotate_half
+            self.register_buffer("rope_cos", angles.cos(), persistent=False)
+            self.register_buffer("rope_sin", angles.sin(), persistent=False)
+        else:
+            self.rope_cos = self.rope_sin = None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def initial_carry(self, batch: int, device: torch.device | str | None = None) -> Carry:
+        shape = (batch, self.config.total_len, self.config.hidden_size)
+        device = self.H_init.device if device is None else device
+        return Carry(
+            self.H_init.to(device).expand(shape).clone(),
+            self.L_init.to(device).expand(shape).clone(),
+        )
+
+    def reset_carry(self, carry: Carry, mask: Tensor) -> Carry:
+        """Rows where `mask` (B,) is True restart from the initial state; the others keep theirs."""
+        rows = mask.view(-1, 1, 1)
+        return Carry(
+            torch.where(rows, self.H_init.to(carry.y.dtype), carry.y),
+            torch.where(rows, self.L_init.to(carry.z.dtype), carry.z),
+        )
+
+    # -- one supervision step ------------------------------------------------------------------
+
+    def embed(self, inputs: Tensor, puzzle_ids: Optional[Tensor] = None) -> Tensor:
+        """Tokens (B, 81) -> x (B, prefix + 81, hidden): puzzle prefix, then cells, both scaled."""
+        if puzzle_ids is None:
+            puzzle_ids = torch.zeros(inputs.shape[0], dtype=torch.long, device=inputs.device)
+        x = torch.cat((self.puzzle_emb(puzzle_ids), self.embed_tokens(inputs.long())), dim=1)
+        return self.embed_scale * x
+
+    def recursion_pass(self, y: Tensor, z: Tensor, x: Tensor, l_cycles: int) -> tuple[Tensor, Tensor]:
+        """One H pass: refine the latent l_cycles times, then the answer once."""
+        rope = None if self.rope_cos is None else (self.rope_cos, self.rope_sin)
+        injection = y + x  # y is fixed during the latent updates
+        for _ in range(l_cycles):
+            z = self.L_level(z, injection, rope)
+        y = self.L_level(y, z, rope)
+        return y, z
+
+    def forward(
+        self,
+        carry: Carry,
+        inputs: Tensor,
+        h_cycles: Optional[int] = None,
+        l_cycles: Optional[int] = None,
+        puzzle_ids: Optional[Tensor] = None,
+    ) -> tuple[Carry, Tensor, Tensor]:
+        """One supervision step -> (detached new carry, logits (B, 81, vocab), halt logit (B,) fp32).
+
+        Depth defaults to the config's full depth (what evaluation uses); the curriculum passes a
+        smaller one while training. Ints only, so torch.compile specialises once per depth.
+        """
+        h = self.config.H_cycles if h_cycles is None else h_cycles
+        l = self.config.L_cycles if l_cycles is None else l_cycles
+        if h < 1 or l < 1:
+            raise ValueError(f"h_cycles and l_cycles must be >= 1, got {h}, {l}")
+        x = self.embed(inputs, puzzle_ids)
+        y, z = carry
+        # The earlier passes only move the state; gradients flow through the last one alone.
+        with torch.no_grad():
+            for _ in range(h - 1):
+                y, z = self.recursion_pass(y, z, x, l)
+        y, z = self.recursion_pass(y, z, x, l)
+
+        logits = self.lm_head(y[:, self.config.puzzle_emb_len :])
+        halt_logit = self.q_head(y[:, 0]).float()[..., 0]
+        return Carry(y.detach(), z.detach()), logits, halt_logit
+
+    def count_parameters(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # -- files and the Hub ---------------------------------------------------------------------
+    # Imported when called, as nanoGPT's from_pretrained does: importing the model loads no file or
+    # Hub code, and the modules above the model (weights layout, Hub client) may import it freely.
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        map_location: str | torch.device = "cpu",
+    ) -> "TRM":
+        """A model from an exported directory or a Hub repo id, loaded strictly (a missing, extra or
+        misshapen tensor is a UserError) and silently."""
+        from sudoku_trm.model.weights import CONFIG_NAME, WEIGHTS_NAME, load_weights
+
+        source = Path(name_or_path)
+        if not source.is_dir():
+            from sudoku_trm.hub.client import fetch_model
+
+            source = fetch_model(str(name_or_path), [CONFIG_NAME, WEIGHTS_NAME], revision=revision,
+                                 cache_dir=cache_dir, force_download=force_download,
+                                 local_files_only=local_files_only, token=token)
+        return load_weights(source, device=map_location, model_class=cls)
+
+    def save_pretrained(self, directory: str | Path, training: dict | None = None) -> None:
+        """Write config.json, model.safetensors and a model card to `directory`."""
+        from sudoku_trm.model.weights import export_weights
+
+        export_weights(self, Path(directory), training=training)
+
+    def push_to_hub(self, repo_id: str, **options: Any) -> str:
+        """Upload this model's export to a Hub model repo; `options` as hub.client.push_folder takes them."""
+        import tempfile
+
+        from sudoku_trm.hub.client import push_folder
+
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder)
+            return push_folder(Path(folder), repo_id, **options)
+
+
+def from_reference_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """A TRM/CGAR reference checkpoint's keys in our naming: strip `REFERENCE_PREFIX`.
+
+    Keys outside the inner model are dropped; load the result with `load_state_dict(strict=True)`
+    so a shape or name mismatch is reported rather than ignored.
+    """
+    return {k[len(REFERENCE_PREFIX) :]: v for k, v in state_dict.items() if k.startswith(REFERENCE_PREFIX)}

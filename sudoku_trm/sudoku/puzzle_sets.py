@@ -1,0 +1,123 @@
+"""Puzzle sets: whole files as compact arrays, with an `.npz` cache (training and eval read them).
+
+A `PuzzleSet` is a pair of compact uint8 arrays (questions, answers), one row of 81 cells per puzzle
+(0 = blank). Loading a CSV parses it once and caches the arrays as `.npz`, keyed by the file's content,
+so a re-run starts in milliseconds. Puzzles listed without an answer are solved by the exact solver;
+those without exactly one solution are dropped and reported, since they have no single target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sudoku_trm.sudoku.checking import check_puzzles
+from sudoku_trm.errors import InputError, UserError
+from sudoku_trm.files import atomic_write
+from sudoku_trm.sudoku.puzzles import read_puzzles
+
+CACHE_FORMAT = 2  # bump when the cached arrays change meaning
+DEFAULT_CACHE_DIR = Path(os.environ.get("SUDOKU_TRM_CACHE", Path.home() / ".cache" / "sudoku-trm"))
+
+
+@dataclass
+class PuzzleSet:
+    questions: np.ndarray  # (N, 81) uint8, 0 = blank
+    answers: np.ndarray  # (N, 81) uint8, a complete valid grid
+    # (N,) int32: the file's `rating` column where it has one; for puzzles solved here, the guesses of our
+    # solver, which propagates further than the column's plain backtracker (about half its count).
+    ratings: np.ndarray
+    name: str = ""
+    errors: list[InputError] = field(default_factory=list)  # lines skipped while loading
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    def subset(self, indices: np.ndarray) -> "PuzzleSet":
+        return PuzzleSet(self.questions[indices], self.answers[indices], self.ratings[indices], self.name)
+
+    @staticmethod
+    def concat(sets: list["PuzzleSet"], name: str = "") -> "PuzzleSet":
+        return PuzzleSet(
+            np.concatenate([s.questions for s in sets]),
+            np.concatenate([s.answers for s in sets]),
+            np.concatenate([s.ratings for s in sets]),
+            name or "+".join(s.name for s in sets),
+            [e for s in sets for e in s.errors],
+        )
+
+
+def _parse_puzzle_file(path: Path) -> PuzzleSet:
+    result = read_puzzles(path)
+    if not result.puzzles:
+        raise InputError("no usable puzzles", str(path))
+    questions = np.stack([p.grid for p in result.puzzles]).astype(np.uint8)
+    answers = np.zeros_like(questions)
+    ratings = np.array([-1 if p.rating is None else p.rating for p in result.puzzles], dtype=np.int32)
+    has_answer = np.array([p.answer is not None for p in result.puzzles])
+    for i in np.flatnonzero(has_answer):
+        answers[i] = result.puzzles[i].answer
+    errors = list(result.errors)
+    keep = np.ones(len(questions), dtype=bool)
+    missing = np.flatnonzero(~has_answer)
+    if missing.size:
+        # The exact solver supplies the answers; a puzzle without exactly one solution has no target.
+        checks, problems = check_puzzles([result.puzzles[i] for i in missing])
+        errors.extend(problems)
+        for i, check in zip(missing, checks):
+            keep[i] = check.solutions == 1
+            if keep[i]:
+                answers[i] = check.solution
+                if ratings[i] < 0:
+                    ratings[i] = check.guesses
+    return PuzzleSet(questions[keep], answers[keep], ratings[keep], path.stem, errors)
+
+
+def _cache_path(path: Path, cache_dir: Path) -> Path:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
+    return cache_dir / f"{path.stem}-{digest}-v{CACHE_FORMAT}.npz"
+
+
+def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR) -> PuzzleSet:
+    """Load a puzzle file (any form puzzles.py reads) into arrays, through the `.npz` cache.
+
+    `cache_dir=None` disables the cache. Skipped lines are in `.errors`, from the cache as well.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", str(path))
+    if cache_dir is None:
+        return _parse_puzzle_file(path)
+    cached = _cache_path(path, Path(cache_dir))
+    if cached.exists():
+        try:
+            with np.load(cached) as arrays:
+                # Named by this path: the cache is keyed by content, which another path may share.
+                errors = [InputError(str(m), str(path), int(n) if n >= 0 else None)
+                          for m, n in zip(arrays["error_messages"], arrays["error_lines"])]
+                return PuzzleSet(arrays["questions"], arrays["answers"], arrays["ratings"], path.stem, errors)
+        except (OSError, ValueError, KeyError):
+            pass  # a corrupt cache is rebuilt, never trusted
+    puzzle_set = _parse_puzzle_file(path)
+    try:
+        errors = puzzle_set.errors  # kept, so a cached load still reports the lines it skipped
+        arrays = {
+            "questions": puzzle_set.questions, "answers": puzzle_set.answers, "ratings": puzzle_set.ratings,
+            "error_messages": np.array([e.message for e in errors], dtype=str),
+            "error_lines": np.array([-1 if e.line is None else e.line for e in errors], dtype=np.int64),
+        }
+        atomic_write(cached, lambda handle: np.savez(handle, **arrays))  # readers never see half a cache
+    except OSError:
+        pass  # a read-only cache directory only costs speed
+    return puzzle_set
+
+
+def load_puzzle_sets(paths: list[str | Path], cache_dir: Path | None = DEFAULT_CACHE_DIR) -> PuzzleSet:
+    """Load and concatenate several files into one set."""
+    if not paths:
+        raise UserError("no puzzle files given")
+    return PuzzleSet.concat([load_puzzle_set(p, cache_dir) for p in paths])

@@ -1,0 +1,89 @@
+"""The trainer's typed hyperparameters, saved with every checkpoint (the model's are in model/config.py)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sudoku_trm.model.config import DictConfig
+
+Depth = tuple[int, int]  # (H_cycles, L_cycles)
+
+# CGAR's stages for the published full depth (3, 6): (1, 2) below 30% of training, (2, 4) below 60%.
+PDC_BOUNDARIES: tuple[float, ...] = (0.3, 0.6)
+PDC_DEPTHS: tuple[Depth, ...] = ((1, 2), (2, 4), (3, 6))
+
+
+def stages_for(full: Depth) -> tuple[Depth, ...]:
+    """PDC's three stages ending at `full`: the published ones for (3, 6), else a third, two thirds
+    and all of each cycle count (at least 1 each)."""
+    if full == PDC_DEPTHS[-1]:
+        return PDC_DEPTHS
+    h, l = full
+    return tuple((max(1, round(h * f)), max(1, round(l * f))) for f in (1 / 3, 2 / 3)) + (full,)
+
+
+
+class Curriculum(str, enum.Enum):
+    """Which CGAR parts are active. `none`: full depth always, every step weighs 1."""
+
+    NONE = "none"
+    PDC = "pdc"
+    HSW = "hsw"
+    CGAR = "cgar"
+
+    @property
+    def uses_pdc(self) -> bool:
+        return self in (Curriculum.PDC, Curriculum.CGAR)
+
+    @property
+    def uses_hsw(self) -> bool:
+        return self in (Curriculum.HSW, Curriculum.CGAR)
+
+
+
+@dataclass(frozen=True)
+class TrainConfig(DictConfig):
+    """Everything the trainer needs besides the model. Defaults: the TRM/CGAR recipe for one GPU."""
+
+    name: str = "cgar"  # run folder under runs_dir: checkpoint.pt, metrics.jsonl
+    runs_dir: str = "runs"
+    data: tuple[str, ...] = ("../shared/data/hard_train.csv",)
+    dev: str | None = "../shared/data/hard_dev.csv"
+    dev_limit: int | None = 500  # dev puzzles per periodic evaluation (None: all)
+    subsample: int | None = None  # paper protocol: this many base puzzles ...
+    augment_copies: int = 1000  # ... each with this many fixed augmented copies
+    easier_share: float = 0.0  # share of training samples with a random share of blanks filled in
+    curriculum: str = "cgar"  # none | pdc | hsw | cgar
+    pdc_boundaries: tuple[float, ...] = PDC_BOUNDARIES  # progress where depth grows
+    pdc_depths: tuple[tuple[int, int], ...] = PDC_DEPTHS  # (H_cycles, L_cycles) per stage
+    hsw_decay: float = 0.7
+    hsw_variant: str = "per_sample"  # per_sample (the paper) | batch (the public CGAR code)
+    steps: int = 20_000  # optimiser steps (each one supervision step for the whole batch)
+    batch_size: int = 768  # global, split over processes
+    optimizer: str = "adam_atan2"  # adam_atan2 | adamw
+    lr: float = 1e-4
+    warmup_steps: int = 2_000
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 1.0
+    grad_clip: float | None = None  # max gradient norm; None: no clipping
+    ema_decay: float = 0.999
+    halt_loss_weight: float = 0.5
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    compile: bool = False  # torch.compile the model (worth it on CUDA)
+    bf16: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
+    log_every: int = 50
+    eval_every: int = 2_000
+    eval_batch_size: int = 512
+    checkpoint_every: int = 500
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        names = [c.value for c in Curriculum]
+        if self.curriculum not in names:
+            raise ValueError(f"curriculum must be one of {', '.join(names)}, got {self.curriculum!r}")
+        if not 0.0 <= self.easier_share <= 1.0:
+            raise ValueError(f"easier_share must lie in [0, 1], got {self.easier_share}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")

@@ -1,0 +1,41 @@
+"""Multi-process data parallelism through `torchrun`; a plain `python` run is world size 1.
+
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK. NCCL joins CUDA processes, gloo CPU ones
+(the tests run two CPU processes with gloo).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+from sudoku_trm.model.devices import local_rank
+
+
+def setup() -> tuple[int, int]:
+    """(rank, world size); joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank())
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def gather_to_rank0(obj, rank: int, world: int) -> list | None:
+    """Every rank's `obj`, as a list on rank 0 (None elsewhere); a list of one without torchrun."""
+    if world == 1:
+        return [obj]
+    gathered = [None] * world if rank == 0 else None
+    dist.gather_object(obj, gathered, dst=0)
+    return gathered
+
+
+def teardown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
