@@ -27,7 +27,7 @@ from sudoku_trm.config import ModelConfig, TrainConfig
 from sudoku_trm.curriculum import CurriculumPlan, DepthSchedule
 from sudoku_trm.devices import autocast_for, resolve_device
 from sudoku_trm.data import PuzzleSet, TrainingStream, load_puzzle_sets, paper_protocol_set
-from sudoku_trm.errors import UserError
+from sudoku_trm.errors import Interrupted, UserError
 from sudoku_trm.evaluation import evaluate
 from sudoku_trm.export import export_weights
 from sudoku_trm.losses import supervision_loss
@@ -264,7 +264,8 @@ class Trainer:
                     last_log, last_log_step = time.perf_counter(), self.step
         except KeyboardInterrupt:
             self.save()
-            raise UserError(f"interrupted at step {self.step}; checkpoint saved, continue with --resume") from None
+            raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / CHECKPOINT_NAME}, "
+                              "continue with --resume") from None
         self.save()
         if self.step >= config.steps:
             summary["eval"] = self.evaluate_dev()
