@@ -1,6 +1,8 @@
 """Errors that reach the user as one line, never as a traceback.
 
-The CLI catches `UserError`, prints `str(error)` on stderr and exits with `exit_code`.
+The CLI catches `UserError`, prints `str(error)` on stderr and exits with `exit_code`. A user's
+interrupt (Ctrl-C) is not an error: every command exits 130 with one plain line (`str(Interrupted)`
+when the work says how to continue, else "interrupted").
 """
 
 from __future__ import annotations
@@ -26,3 +28,7 @@ class InputError(UserError):
         if self.line is not None:
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C caught after the work was left in a state to continue from; `str()` says how to continue."""

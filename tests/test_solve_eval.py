@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from rich.console import Console
+from conftest import ROOT
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import solve as cli_solve
@@ -14,6 +15,11 @@ from sudoku_trm.sudoku.grid import is_valid_solution
 from sudoku_trm.sudoku.puzzles import read_puzzles
 
 runner = CliRunner()
+
+# Absolute, so the tests pass from any working directory; messages must show the path as given.
+EASY_FILE = str(ROOT / "puzzles" / "easy.txt")
+NAMED_FILE = str(ROOT / "puzzles" / "named.txt")
+MIXED_FILE = str(ROOT / "puzzles" / "mixed_with_errors.txt")
 
 UNSOLVABLE = "12345678.........9" + "." * 63  # r2c9 = 9 leaves r1c9 no digit: no conflict, no solution
 SEVERAL = "8.........95.......76.........426798...571243...893165......916....3.487....1.532"  # multi_solution_200
@@ -28,9 +34,9 @@ def solve_json(tiny_weights, *args, input=None):
 
 
 def test_solve_prints_each_grid_with_a_checked_verdict(tiny_weights):
-    result = runner.invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(tiny_weights)])
+    result = runner.invoke(app, ["solve", EASY_FILE, "--weights", str(tiny_weights)])
     assert result.exit_code == 0, result.output
-    count = len(read_puzzles("puzzles/easy.txt").puzzles)
+    count = len(read_puzzles(EASY_FILE).puzzles)
     assert result.stdout.count("┌───────┬") == count
     verdicts = result.stdout.count("valid solution") + result.stdout.count("breaks the rules:")
     assert verdicts == count
@@ -39,8 +45,8 @@ def test_solve_prints_each_grid_with_a_checked_verdict(tiny_weights):
 
 
 def test_solve_json_is_one_record_per_puzzle_and_nothing_else(tiny_weights):
-    result, records = solve_json(tiny_weights, "puzzles/easy.txt")
-    puzzles = read_puzzles("puzzles/easy.txt").puzzles
+    result, records = solve_json(tiny_weights, EASY_FILE)
+    puzzles = read_puzzles(EASY_FILE).puzzles
     assert result.exit_code == 0
     assert [(r["file"], r["line"]) for r in records] == [(p.file, p.line) for p in puzzles]
     for record, puzzle in zip(records, puzzles):
@@ -67,13 +73,13 @@ def test_trace_shows_every_step(tiny_weights, tmp_path):
 
 
 def test_bad_lines_are_reported_and_good_puzzles_still_solved(tiny_weights):
-    result, records = solve_json(tiny_weights, "puzzles/mixed_with_errors.txt")
+    result, records = solve_json(tiny_weights, MIXED_FILE)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    good = read_puzzles("puzzles/mixed_with_errors.txt")
+    good = read_puzzles(MIXED_FILE)
     assert len(errors) == len(good.errors) == 4
     for error, expected in zip(errors, good.errors):
-        assert error == f"error: {expected}" and "puzzles/mixed_with_errors.txt:" in error
+        assert error == f"error: {expected}" and f"{MIXED_FILE}:" in error
     assert [r["line"] for r in records] == [p.line for p in good.puzzles]
     assert "Traceback" not in result.output
 
@@ -93,8 +99,8 @@ def test_unsolvable_puzzle_is_an_error_and_several_solutions_a_note(tiny_weights
     "args, message",
     [
         (["no/such/file.txt"], "no/such/file.txt: no such file"),
-        (["puzzles/easy.txt", "--weights", "no/such/dir"], "no/such/dir/config.json: missing"),
-        (["puzzles/easy.txt", "--device", "cuda"], "--device cuda: no CUDA device"),
+        ([EASY_FILE, "--weights", "no/such/dir"], "no/such/dir/config.json: missing"),
+        ([EASY_FILE, "--device", "cuda"], "--device cuda: no CUDA device"),
     ],
 )
 def test_bad_files_and_devices_are_one_line_errors(tiny_weights, args, message):
@@ -111,7 +117,7 @@ def test_corrupt_weights_are_a_one_line_error(tiny_weights, tmp_path):
     broken.mkdir()
     (broken / "config.json").write_text((tiny_weights / "config.json").read_text())
     (broken / "model.safetensors").write_bytes(b"not a tensor file")
-    result = runner.invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(broken)])
+    result = runner.invoke(app, ["solve", EASY_FILE, "--weights", str(broken)])
     assert result.exit_code == 1
     assert "model.safetensors: not a readable safetensors file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -144,11 +150,11 @@ def test_animation_draws_frames_on_a_terminal(tiny_weights):
     screen = io.StringIO()
     terminal = Console(file=screen, force_terminal=True, width=100, color_system="truecolor")
     options = cli_solve.SolveOptions(weights=tiny_weights, delay=0.0)
-    code = cli_solve.run("puzzles/named.txt", options, terminal, Console(file=io.StringIO()))
+    code = cli_solve.run(NAMED_FILE, options, terminal, Console(file=io.StringIO()))
     shown = screen.getvalue()
     assert code == 0
     assert "\x1b[" in shown and "step 1/" in shown and "halt p=" in shown
-    assert shown.count("breaks a rule") == len(read_puzzles("puzzles/named.txt").puzzles)  # one legend each
+    assert shown.count("breaks a rule") == len(read_puzzles(NAMED_FILE).puzzles)  # one legend each
 
 
 # -- eval ------------------------------------------------------------------------------------------
@@ -190,13 +196,13 @@ def test_eval_matches_a_hand_count(tiny_weights, tmp_path, shared_sample):
 
 
 def test_eval_reports_bad_lines_and_files_and_scores_the_rest(tiny_weights, shared_sample):
-    result, report = eval_json(tiny_weights, "puzzles/mixed_with_errors.txt", "no/such.csv",
+    result, report = eval_json(tiny_weights, MIXED_FILE, "no/such.csv",
                                str(shared_sample / "hard_dev.csv"), "--limit", "10")
     assert result.exit_code == 1
-    assert [f["file"] for f in report["files"]] == ["puzzles/mixed_with_errors.txt", str(shared_sample / "hard_dev.csv")]
+    assert [f["file"] for f in report["files"]] == [MIXED_FILE, str(shared_sample / "hard_dev.csv")]
     assert report["files"][1]["puzzles"] == 10
     assert report["total"]["puzzles"] == report["files"][0]["puzzles"] + 10
-    assert any(e.startswith("puzzles/mixed_with_errors.txt:") for e in report["errors"])
+    assert any(e.startswith(f"{MIXED_FILE}:") for e in report["errors"])
     assert "no/such.csv: no such file" in result.stderr
 
 
@@ -220,9 +226,9 @@ def test_eval_table_off_a_terminal(tiny_weights, shared_sample):
 
 def test_default_weights_come_from_the_environment_or_say_what_to_do(tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setenv("SUDOKU_TRM_WEIGHTS", str(tiny_weights))
-    result = runner.invoke(app, ["solve", "puzzles/easy.txt", "--json"])
-    assert result.exit_code == 0 and len(result.stdout.splitlines()) == len(read_puzzles("puzzles/easy.txt").puzzles)
+    result = runner.invoke(app, ["solve", EASY_FILE, "--json"])
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == len(read_puzzles(EASY_FILE).puzzles)
     monkeypatch.setenv("SUDOKU_TRM_WEIGHTS", str(tmp_path))
-    result = runner.invoke(app, ["eval", "puzzles/easy.txt"])
+    result = runner.invoke(app, ["eval", EASY_FILE])
     assert result.exit_code == 1
     assert f"{tmp_path}: no default model there" in result.stderr and "download weights" in result.stderr

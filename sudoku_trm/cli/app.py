@@ -1,7 +1,8 @@
 """The `sudoku-trm` command line: parses options, calls the library, maps errors to exit codes.
 
-Exit codes: 0 success, 1 bad input (or a command that cannot run yet), 2 bad usage (Typer's own).
-Errors are one line on stderr, never a traceback.
+Exit codes: 0 success, 1 bad input (or a command that cannot run yet), 2 bad usage (Typer's own),
+130 interrupted (Ctrl-C). Errors are one line on stderr, never a traceback; an interrupt is one plain
+line (train's says where the checkpoint is and to continue with --resume).
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # as devices.resolve_device reads them (not imported: torch)
+
+
+def _device_name(value: str) -> str:
+    """A --device that names no device is bad usage (exit 2); a named one that is absent is exit 1, later."""
+    if value not in DEVICE_NAMES:
+        raise typer.BadParameter(f"must be one of {', '.join(DEVICE_NAMES)}, not {value!r}")
+    return value
+
+
 def _print_version(value: bool) -> None:
     if value:
         stdout.print(f"sudoku-trm {__version__}")
@@ -62,7 +75,7 @@ def train(
     subsample: Optional[int] = typer.Option(None, help="Paper protocol: base puzzles drawn (seeded)."),
     augment: int = typer.Option(1000, min=1, help="Paper protocol: fixed augmented copies per base puzzle."),
     easier_share: float = typer.Option(0.0, help="Share of samples made easier by filling a random share of their blanks."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
+    device: str = typer.Option("auto", callback=_device_name, help="auto | cpu | cuda | mps."),
     compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."),
     bf16: bool = typer.Option(True, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect on CPU)."),
     seed: int = typer.Option(0),
@@ -131,7 +144,7 @@ def _training_progress(total_steps: int):
 
 # Options shared by solve and eval.
 _WEIGHTS = typer.Option(None, "--weights", help="Model directory (config.json + model.safetensors); default: weights/.")
-_DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda | mps.")
+_DEVICE = typer.Option("auto", "--device", callback=_device_name, help="auto | cpu | cuda | mps.")
 _STEPS = typer.Option(None, "--steps", min=1, help="Run exactly this many refinement steps (ignore halting).")
 _MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="Stop at this many steps if the model has not halted (default: the model's limit).")
 _VOTES = typer.Option(1, "--votes", min=1, help="Solve this many symmetric copies per puzzle and vote.")

@@ -28,8 +28,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
+
+
 def reports_user_errors(command: Callable) -> Callable:
-    """Turn a UserError raised anywhere below a command into one line on stderr and its exit code."""
+    """Turn a UserError raised anywhere below a command into one line on stderr and its exit code, and
+    the user's Ctrl-C into one plain line (not an error) and exit code 130."""
 
     @wraps(command)
     def wrapper(*args, **kwargs):
@@ -37,5 +41,8 @@ def reports_user_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except UserError as error:
             raise fail(str(error), error.exit_code) from None
+        except KeyboardInterrupt as interrupt:
+            stderr.print(str(interrupt) or "interrupted", markup=False)
+            raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
 
     return wrapper

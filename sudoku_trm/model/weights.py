@@ -81,9 +81,26 @@ def load_weights(directory: Path, device: str | torch.device = "cpu", model_clas
     except Exception as error:  # safetensors' error type differs between versions
         raise UserError(f"{weights_path}: not a readable safetensors file ({error})") from None
     model = model_class(config)
+    problem = _misfit(model.state_dict(), tensors)
+    if problem:
+        raise UserError(f"{weights_path}: weights do not fit the config ({problem})")
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
         first = str(error).splitlines()[0] if str(error) else "mismatch"
         raise UserError(f"{weights_path}: weights do not fit the config ({first})") from None
     return model.to(device).eval()
+
+
+def _misfit(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor]) -> str | None:
+    """The first way `tensors` fails to fill a model holding `expected`, named by key; None when they fit."""
+    for kind, keys in (("missing key", [k for k in expected if k not in tensors]),
+                       ("unexpected key", [k for k in tensors if k not in expected])):
+        if keys:
+            more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+            return f"{kind} {keys[0]}{more}"
+    for key, ours in expected.items():
+        if tensors[key].shape != ours.shape:
+            return (f"{key} has shape {list(tensors[key].shape)} in the file "
+                    f"but {list(ours.shape)} in a model built from the config")
+    return None

@@ -83,6 +83,8 @@ class TrainConfig(DictConfig):
         names = [c.value for c in Curriculum]
         if self.curriculum not in names:
             raise ValueError(f"curriculum must be one of {', '.join(names)}, got {self.curriculum!r}")
+        if self.optimizer not in ("adam_atan2", "adamw"):
+            raise ValueError(f"optimizer must be adam_atan2 or adamw, got {self.optimizer!r}")
         if not 0.0 <= self.easier_share <= 1.0:
             raise ValueError(f"easier_share must lie in [0, 1], got {self.easier_share}")
         if self.steps < 1 or self.batch_size < 1:

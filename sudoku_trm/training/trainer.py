@@ -29,7 +29,7 @@ from sudoku_trm.training.curriculum import CurriculumPlan, DepthSchedule
 from sudoku_trm.model.devices import autocast_for, resolve_device
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_sets
 from sudoku_trm.training.stream import TrainingStream, paper_protocol_set
-from sudoku_trm.errors import UserError
+from sudoku_trm.errors import Interrupted, UserError
 from sudoku_trm.inference.scores import evaluate
 from sudoku_trm.model.weights import export_weights
 from sudoku_trm.training.losses import supervision_loss
@@ -266,7 +266,8 @@ class Trainer:
                     last_log, last_log_step = time.perf_counter(), self.step
         except KeyboardInterrupt:
             self.save()
-            raise UserError(f"interrupted at step {self.step}; checkpoint saved, continue with --resume") from None
+            raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / CHECKPOINT_NAME}, "
+                              "continue with --resume") from None
         self.save()
         if self.step >= config.steps:
             summary["eval"] = self.evaluate_dev()
