@@ -22,8 +22,8 @@ from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.weights import export_weights, load_weights
-from sudoku_trm.hub.importing import SKIPPED_KEYS, load_reference, read_reference_config
-from sudoku_trm.model.trm import REFERENCE_PREFIX, TRM
+from sudoku_trm.hub.importing import REFERENCE_PREFIX, SKIPPED_KEYS, load_reference, read_reference_config
+from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.tokens import to_tokens
 
 runner = CliRunner()

@@ -100,7 +100,7 @@ def test_unsolvable_puzzle_is_an_error_and_several_solutions_a_note(tiny_weights
     [
         (["no/such/file.txt"], "no/such/file.txt: no such file"),
         ([EASY_FILE, "--weights", "no/such/dir"], "no/such/dir/config.json: missing"),
-        ([EASY_FILE, "--device", "cuda"], "--device cuda: no CUDA device"),
+        ([EASY_FILE, "--device", "cuda"], "device cuda: no CUDA device"),
     ],
 )
 def test_bad_files_and_devices_are_one_line_errors(tiny_weights, args, message):

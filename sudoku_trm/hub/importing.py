@@ -22,11 +22,12 @@ from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.weights import export_weights, model_card
 from sudoku_trm.sudoku.grid import CELLS
-from sudoku_trm.model.trm import REFERENCE_PREFIX, TRM
+from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.tokens import VOCAB_SIZE
 
 # The reference saves the compiled module (`_orig_mod.` from torch.compile) wrapped in its loss head
 # (`model.`) around the ACT wrapper (`inner.`). With DISABLE_COMPILE=1 the first part is missing.
+REFERENCE_PREFIX = "_orig_mod.model.inner."
 PREFIXES = (REFERENCE_PREFIX, REFERENCE_PREFIX.removeprefix("_orig_mod."))
 
 # Tensors some versions of the reference keep in the state dict that carry nothing for inference.
@@ -197,7 +198,7 @@ def read_reference_state_dict(path: Path) -> dict[str, torch.Tensor]:
     outside = [k for k in state if not k.startswith(prefix)]
     if outside:
         raise UserError(f"{path}: unexpected key {outside[0]!r}{_more(outside)}: outside the model ({prefix}...)")
-    stripped = {k[len(prefix):]: v for k, v in state.items()}
+    stripped = from_reference_state_dict(state, prefix)
     return {k: v for k, v in stripped.items() if k not in SKIPPED_KEYS}
 
 
@@ -240,3 +241,13 @@ def convert_reference(checkpoint: Path, config_path: Path, directory: Path, sour
 
 def _shape(tensor: torch.Tensor) -> str:
     return "[" + ", ".join(str(d) for d in tensor.shape) + "]"
+
+
+def from_reference_state_dict(
+    state_dict: Mapping[str, torch.Tensor], prefix: str = REFERENCE_PREFIX
+) -> dict[str, torch.Tensor]:
+    """A reference checkpoint's keys in our naming: `prefix` stripped, keys outside the inner model dropped.
+
+    Load the result with `load_state_dict(strict=True)`, so a shape or name mismatch is reported.
+    """
+    return {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}

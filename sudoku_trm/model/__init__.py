@@ -1,1 +1,11 @@
-"""model"""
+"""The Tiny Recursive Model: its config, the network, how its outputs are read, its files on disk.
+
+- `config`: `ModelConfig` (typed, refuses unknown keys) and the `DictConfig` base every config uses;
+- `tokens`: the token encoding (0 pad, 1 blank, 2..10 digits);
+- `trm`: the `TRM` network, one supervision step per call, with `from_pretrained`/`save_pretrained`;
+- `readout`: stable-max digit probabilities and the halting rule, shared by training and inference;
+- `weights`: the exported layout (config.json, model.safetensors, model card) and the default model;
+- `devices`: `--device` resolution and bf16 autocast.
+
+Depends only on `sudoku` (and, inside `TRM.from_pretrained`/`push_to_hub` for repo ids, on `hub`).
+"""

@@ -25,15 +25,15 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device is available (torch sees none)")
+            raise UserError("device cuda: no CUDA device is available (torch sees none)")
         return torch.device("cuda", local_rank())
     if name == "mps":
         if not torch.backends.mps.is_available():
-            raise UserError("--device mps: no Apple GPU is available")
+            raise UserError("device mps: no Apple GPU is available")
         return torch.device("mps")
     if name == "cpu":
         return torch.device("cpu")
-    raise UserError(f"--device must be auto, cpu, cuda or mps, not {name!r}")
+    raise UserError(f"device must be auto, cpu, cuda or mps, not {name!r}")
 
 
 def autocast_for(device: torch.device, bf16: bool = True):

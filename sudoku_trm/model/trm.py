@@ -9,8 +9,8 @@ each supervision step is its own small backpropagation problem (deep supervision
 The network is a stack of post-norm blocks, each mixing positions (a SwiGLU across the sequence
 axis, or RoPE self-attention) and then channels (a SwiGLU). No biases, no learned norm scales.
 
-Parameter names follow TRM's reference code, so a published checkpoint loads after stripping
-`REFERENCE_PREFIX` from its keys (see `from_reference_state_dict`). Mapping, reference -> ours:
+Parameter names follow TRM's reference code, so a published checkpoint loads once hub/importing.py
+has stripped the reference's key prefix. Mapping, reference -> ours:
 
     _orig_mod.model.inner.H_init                           H_init              buffer [512]
     _orig_mod.model.inner.L_init                           L_init              buffer [512]
@@ -41,8 +41,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sudoku_trm.model.config import ModelConfig
-
-REFERENCE_PREFIX = "_orig_mod.model.inner."
 
 # Std of a standard normal truncated to [-2, 2]; dividing by it makes the truncated init hit the
 # requested std exactly (torch's trunc_normal_ alone comes out ~12% narrow).
@@ -342,12 +340,3 @@ class TRM(nn.Module):
         with tempfile.TemporaryDirectory() as folder:
             self.save_pretrained(folder)
             return push_folder(Path(folder), repo_id, **options)
-
-
-def from_reference_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """A TRM/CGAR reference checkpoint's keys in our naming: strip `REFERENCE_PREFIX`.
-
-    Keys outside the inner model are dropped; load the result with `load_state_dict(strict=True)`
-    so a shape or name mismatch is reported rather than ignored.
-    """
-    return {k[len(REFERENCE_PREFIX) :]: v for k, v in state_dict.items() if k.startswith(REFERENCE_PREFIX)}

@@ -1,1 +1,12 @@
-"""sudoku"""
+"""Sudoku itself, with no model: grid rules, puzzle files, the exact solver, symmetries, verdicts.
+
+- `grid`: geometry (units, cell names) and rule checks, vectorised over batches;
+- `puzzles`: read and write puzzle files (line, grid, CSV); every problem names file, line and cause;
+- `solver`: the exact solver (numba bitmask search): solve, count solutions, rate;
+- `checking`: the exact solver's verdict on puzzles (unique, several, none; guesses);
+- `augment`: the Sudoku symmetry group, vectorised, in numpy and torch, with inverses;
+- `verdict`: a model's answer judged by the rules;
+- `puzzle_sets`: whole files as compact arrays with an `.npz` cache.
+
+Imports nothing from the layers above (model, training, inference, hub, cli).
+"""

@@ -26,9 +26,9 @@ def paper_protocol_set(base: PuzzleSet, subsample: int, copies: int, seed: int) 
     so the same arguments always build the same set.
     """
     if not 1 <= subsample <= len(base):
-        raise UserError(f"--subsample must be between 1 and {len(base)}, got {subsample}")
+        raise UserError(f"subsample must be between 1 and {len(base)} (the base puzzles), got {subsample}")
     if copies < 1:
-        raise UserError(f"--augment must be at least 1, got {copies}")
+        raise UserError(f"augmented copies must be at least 1, got {copies}")
     rng = np.random.default_rng(seed)
     chosen = base.subset(np.sort(rng.choice(len(base), size=subsample, replace=False)))
     questions = np.repeat(chosen.questions, copies, axis=0)
