@@ -15,21 +15,13 @@ CELLS = 81
 BLANK = 0
 
 
-def _build_units() -> tuple[np.ndarray, tuple[str, ...]]:
-    rows = [[r * 9 + c for c in range(9)] for r in range(9)]
-    cols = [[r * 9 + c for r in range(9)] for c in range(9)]
-    boxes = [
-        [(br * 3 + r) * 9 + bc * 3 + c for r in range(3) for c in range(3)]
-        for br in range(3)
-        for bc in range(3)
-    ]
-    names = [f"row {i + 1}" for i in range(9)]
-    names += [f"column {i + 1}" for i in range(9)]
-    names += [f"box {i + 1}" for i in range(9)]
-    return np.array(rows + cols + boxes, dtype=np.int64), tuple(names)
-
-
-UNITS, UNIT_NAMES = _build_units()  # UNITS: (27, 9) cell indices; rows, then columns, then boxes
+# Module-level tables, built once at import: rows, then columns, then boxes, 9 cell indices each.
+_ROWS = [[r * 9 + c for c in range(9)] for r in range(9)]
+_COLUMNS = [[r * 9 + c for r in range(9)] for c in range(9)]
+_BOXES = [[(br * 3 + r) * 9 + bc * 3 + c for r in range(3) for c in range(3)] for br in range(3) for bc in range(3)]
+UNITS = np.array(_ROWS + _COLUMNS + _BOXES, dtype=np.int64)  # (27, 9) cell indices
+UNIT_NAMES = tuple([f"row {i + 1}" for i in range(9)] + [f"column {i + 1}" for i in range(9)]
+                   + [f"box {i + 1}" for i in range(9)])
 
 
 def cell_name(cell: int) -> str:
