@@ -22,6 +22,7 @@ from torch import Tensor
 
 from sudoku_trm.training.config import PDC_BOUNDARIES, PDC_DEPTHS, Curriculum, Depth
 
+
 def block_applications(h_cycles: int, l_cycles: int, blocks: int = 2) -> int:
     """Block forward passes in one supervision step: each of h passes runs l latent updates and one
     answer update, each a pass through the whole network. (1,2) -> 6, (2,4) -> 20, (3,6) -> 42."""
