@@ -22,8 +22,7 @@ from conftest import ROOT, SHARED_SAMPLE
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from sudoku_trm.cli import eval as cli_eval
-from sudoku_trm.cli import solve as cli_solve
+from sudoku_trm.inference import engine
 from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sudoku_trm.cli.app import app
 from sudoku_trm.model.config import ModelConfig
@@ -285,9 +284,9 @@ def interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("command, module", [("solve", cli_solve), ("eval", cli_eval)])
-def test_interrupting_solve_or_eval_exits_130_with_one_plain_line(command, module, tiny_weights, monkeypatch):
-    monkeypatch.setattr(module, "solve", interrupt)  # the model work, after the files and weights are read
+@pytest.mark.parametrize("command", ["solve", "eval"])
+def test_interrupting_solve_or_eval_exits_130_with_one_plain_line(command, tiny_weights, monkeypatch):
+    monkeypatch.setattr(engine, "solve", interrupt)  # the model work, after the files and weights are read
     result = runner.invoke(app, [command, EASY_FILE, "--weights", str(tiny_weights)])
     assert result.exit_code == 130, result.output
     assert one_line(result.stderr) == "interrupted"

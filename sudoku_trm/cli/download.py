@@ -1,6 +1,6 @@
 """`sudoku-trm download weights|data`: options in, library call, where things went out.
 
-Registered in cli.py with `app.add_typer(download_app, name="download")`.
+Registered in cli/app.py with `app.add_typer(download_app, name="download")`.
 """
 
 from __future__ import annotations

@@ -10,29 +10,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set
-from sudoku_trm.model.devices import resolve_device
-from sudoku_trm.errors import UserError
-from sudoku_trm.inference.scores import Scores, score
-from sudoku_trm.model.weights import load_weights, resolve_weights_dir
-from sudoku_trm.inference.engine import InferenceConfig, Solutions, solve
+from sudoku_trm.cli.model_options import ModelOptions, load_model, solve_puzzles
 from sudoku_trm.cli.progress import progress_bar
-from sudoku_trm.inference.voting import solve_with_votes
+from sudoku_trm.errors import UserError
+from sudoku_trm.inference.engine import Solutions
+from sudoku_trm.inference.scores import Scores, score
+from sudoku_trm.model.weights import resolve_weights_dir
+from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set
 
 
 @dataclass(frozen=True)
-class EvalOptions:
-    weights: Path | None = None
-    device: str = "auto"
-    inference: InferenceConfig = InferenceConfig()
-    votes: int = 1
-    seed: int = 0
+class EvalOptions(ModelOptions):
     limit: int | None = None  # puzzles per file
     as_json: bool = False
 
@@ -83,7 +76,7 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
     if not sets:
         raise UserError("no puzzles to evaluate")
 
-    model = load_weights(resolve_weights_dir(options.weights), resolve_device(options.device))
+    model = load_model(options)
     outcomes = [_evaluate_set(model, puzzles, options, err) for puzzles in sets]
     reports = [_report(p.name, o) for p, o in zip(sets, outcomes)]
     total = _report("total", _concat(outcomes)) if len(reports) > 1 else None
@@ -106,10 +99,8 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
 
 def _evaluate_set(model, puzzles: PuzzleSet, options: EvalOptions, err: Console) -> Outcome:
     with progress_bar(err, f"eval {puzzles.name}", len(puzzles)) as advance:
-        if options.votes > 1:
-            result = solve_with_votes(model, puzzles.questions, options.votes, options.inference, options.seed, advance)
-            return Outcome(result.solutions, puzzles.answers, result.single)
-        return Outcome(solve(model, puzzles.questions, options.inference, advance), puzzles.answers)
+        solutions, votes = solve_puzzles(model, puzzles.questions, options, advance)
+    return Outcome(solutions, puzzles.answers, None if votes is None else votes.single)
 
 
 def _concat(outcomes: list[Outcome]) -> Outcome:

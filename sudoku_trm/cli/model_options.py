@@ -1,0 +1,123 @@
+"""What `solve` and `eval` share: the flags that pick a model and say how it solves, and the work they do with them.
+
+`@with_model_options` puts the flags into a command's signature in place of its `model: ModelOptions`
+parameter and hands the command what was parsed as one `ModelOptions`. `load_model` and `solve_puzzles`
+then load the weights and solve (with --votes: symmetric copies and a vote). Torch is imported only
+when they run, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sudoku_trm.inference.engine import InferenceConfig, Solutions
+    from sudoku_trm.inference.voting import VoteResult
+    from sudoku_trm.model.trm import TRM
+
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # as devices.resolve_device reads them (not imported: torch)
+
+
+def device_name(value: str) -> str:
+    """A --device that names no device is bad usage (exit 2); a named one that is absent is exit 1, later."""
+    if value not in DEVICE_NAMES:
+        raise typer.BadParameter(f"must be one of {', '.join(DEVICE_NAMES)}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The model flags as parsed: which weights on which device, how many steps, voting, batching."""
+
+    weights: Path | None = None  # None: $SUDOKU_TRM_WEIGHTS, else the shipped default
+    device: str = "auto"
+    steps: int | None = None  # exactly this many steps, whatever the halting head says
+    max_steps: int | None = None  # None: the model's own limit
+    votes: int = 1
+    seed: int = 0  # of the symmetries drawn for votes
+    batch_size: int = 256
+    bf16: bool = True
+
+    def inference(self, trace: bool = False) -> InferenceConfig:
+        from sudoku_trm.inference.engine import InferenceConfig
+
+        return InferenceConfig(max_steps=self.max_steps, steps=self.steps, batch_size=self.batch_size,
+                               bf16=self.bf16, trace=trace)
+
+
+_FLAGS = (  # (parameter, type, declaration) in the order --help lists them
+    ("weights", Optional[Path], typer.Option(
+        ModelOptions.weights, "--weights",
+        help="Model directory (config.json + model.safetensors); default: weights/.")),
+    ("device", str, typer.Option(
+        ModelOptions.device, "--device", callback=device_name, help="auto | cpu | cuda | mps.")),
+    ("steps", Optional[int], typer.Option(
+        ModelOptions.steps, "--steps", min=1, help="Run exactly this many refinement steps (ignore halting).")),
+    ("max_steps", Optional[int], typer.Option(
+        ModelOptions.max_steps, "--max-steps", min=1,
+        help="Stop at this many steps if the model has not halted (default: the model's limit).")),
+    ("votes", int, typer.Option(
+        ModelOptions.votes, "--votes", min=1, help="Solve this many symmetric copies per puzzle and vote.")),
+    ("seed", int, typer.Option(ModelOptions.seed, "--seed", help="Seed of the symmetries drawn for --votes.")),
+    ("batch_size", int, typer.Option(ModelOptions.batch_size, "--batch-size", min=1, help="Puzzles per model batch.")),
+    ("bf16", bool, typer.Option(
+        ModelOptions.bf16, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect elsewhere).")),
+)
+
+
+def with_model_options(command: Callable) -> Callable:
+    """Declare the model flags where `command` has its `model` parameter; it receives them as a ModelOptions."""
+    signature = inspect.signature(command, eval_str=True)
+    if "model" not in signature.parameters:
+        raise TypeError(f"{command.__name__} has no `model` parameter for the model flags")
+    parameters = []
+    for parameter in signature.parameters.values():
+        if parameter.name == "model":
+            parameters += [inspect.Parameter(name, parameter.kind, default=flag, annotation=kind)
+                           for name, kind, flag in _FLAGS]
+        else:
+            parameters.append(parameter)
+    names = [name for name, _, _ in _FLAGS]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        model = ModelOptions(**{name: kwargs.pop(name) for name in names})
+        return command(*args, model=model, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # what Typer reads
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
+
+
+def load_model(options: ModelOptions) -> TRM:
+    """The model `--weights` names (or the default one) on `--device`; any problem is a UserError."""
+    from sudoku_trm.model.devices import resolve_device
+    from sudoku_trm.model.weights import load_weights, resolve_weights_dir
+
+    return load_weights(resolve_weights_dir(options.weights), resolve_device(options.device))
+
+
+def solve_puzzles(
+    model: TRM,
+    grids: np.ndarray,
+    options: ModelOptions,
+    progress: Callable[[int], None] | None = None,
+    trace: bool = False,
+) -> tuple[Solutions, VoteResult | None]:
+    """Solve `grids`; with --votes above 1 by voting over symmetric copies, whose result comes along."""
+    from sudoku_trm.inference.engine import solve
+    from sudoku_trm.inference.voting import solve_with_votes
+
+    inference = options.inference(trace)
+    if options.votes > 1:
+        votes = solve_with_votes(model, grids, options.votes, inference, options.seed, progress)
+        return votes.solutions, votes
+    return solve(model, grids, inference, progress), None
