@@ -388,15 +388,6 @@ def test_a_file_that_is_not_a_puzzle_csv_is_refused(offline):
     assert "not a puzzle CSV" in one_line(result.stderr)
 
 
-def test_cli_defaults_are_the_library_defaults():
-    def default(command, name):  # the CLI repeats them so that `--help` does not import torch
-        return inspect.signature(command).parameters[name].default.default
-
-    assert default(cli_download.weights, "repo_id") == downloads.DEFAULT_WEIGHTS_REPO
-    assert default(cli_download.data, "repo_id") == downloads.DEFAULT_DATA_REPO
-    assert tuple(default(cli_download.data, "files")) == downloads.DATA_FILES
-
-
 # -- the Hub mixin -------------------------------------------------------------------------------------
 
 

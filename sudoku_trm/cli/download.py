@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from sudoku_trm.hub.repos import DATA_FILES, DEFAULT_DATA_DIR, DEFAULT_DATA_REPO, DEFAULT_WEIGHTS_REPO
 from sudoku_trm.cli.terminal import reports_user_errors, stdout
 
 download_app = typer.Typer(
@@ -27,7 +28,7 @@ _FORCE = typer.Option(False, "--force", help="Download again even if cached, and
 @download_app.command()
 @reports_user_errors
 def weights(
-    repo_id: str = typer.Argument("Kaleemullah/trm-cgar-sudoku", help="Model repo on the Hub (owner/name)."),
+    repo_id: str = typer.Argument(DEFAULT_WEIGHTS_REPO, help="Model repo on the Hub (owner/name)."),
     directory: Optional[Path] = typer.Option(None, "--dir", help="Target directory (default: weights/<repo name>)."),
     revision: Optional[str] = _REVISION,
     checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="Reference repos: which checkpoint file (default: pytorch_model.bin, else the latest step_N)."),
@@ -49,9 +50,9 @@ def weights(
 @download_app.command()
 @reports_user_errors
 def data(
-    repo_id: str = typer.Argument("sapientinc/sudoku-extreme", help="Data set repo on the Hub (owner/name)."),
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Target directory (default: data/sudoku-extreme)."),
-    files: List[str] = typer.Option(["train.csv", "test.csv"], "--file", help="File to download (repeat)."),
+    repo_id: str = typer.Argument(DEFAULT_DATA_REPO, help="Data set repo on the Hub (owner/name)."),
+    directory: Optional[Path] = typer.Option(None, "--dir", help=f"Target directory (default: {DEFAULT_DATA_DIR.as_posix()})."),
+    files: List[str] = typer.Option(list(DATA_FILES), "--file", help="File to download (repeat)."),
     revision: Optional[str] = _REVISION,
     force: bool = _FORCE,
 ) -> None:

@@ -20,13 +20,10 @@ from sudoku_trm.hub import client as hub
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.weights import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, load_weights
 from sudoku_trm.files import atomic_write
+from sudoku_trm.hub.repos import DATA_FILES, DEFAULT_DATA_DIR, DEFAULT_DATA_REPO, DEFAULT_WEIGHTS_REPO
 from sudoku_trm.sudoku.puzzles import QUESTION_COLUMNS
 
-DEFAULT_WEIGHTS_REPO = "Kaleemullah/trm-cgar-sudoku"
 WEIGHTS_ROOT = Path("weights")
-DEFAULT_DATA_REPO = "sapientinc/sudoku-extreme"
-DEFAULT_DATA_DIR = Path("data") / "sudoku-extreme"
-DATA_FILES = ("train.csv", "test.csv")
 
 # Reference checkpoints: the Hub's pytorch_model.bin, or a training run's step_N (some add a suffix).
 _CHECKPOINT = re.compile(r"pytorch_model\.bin|step_(\d+)\S*")
