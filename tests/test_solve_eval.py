@@ -9,7 +9,7 @@ from rich.console import Console
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from sudoku_trm import cli_solve
+from sudoku_trm import cli_solve, solver
 from sudoku_trm.cli import app
 from sudoku_trm.grid import is_valid_solution
 from sudoku_trm.puzzles import read_puzzles
@@ -54,7 +54,9 @@ def test_solve_json_is_one_record_per_puzzle_and_nothing_else(tiny_weights):
         given = puzzle.grid > 0
         assert np.array_equal(answer[given], puzzle.grid[given])  # givens kept
         assert record["valid"] == is_valid_solution(puzzle.grid, answer)
-        assert record["correct"] == bool(np.array_equal(answer, puzzle.answer)) if puzzle.answer is not None else True
+        solution = puzzle.answer if puzzle.answer is not None else solver.solve(puzzle.grid)  # easy.txt lists none
+        assert record["correct"] is bool(np.array_equal(answer, solution))
+        assert record["wrong_cells"] == int((answer != solution).sum())
         assert len(record["halt_probabilities"]) == record["steps"] <= 3
         assert record["halted"] == (record["halt_probabilities"][-1] > 0.5)
         assert record["puzzle_solutions"] == "unique"
