@@ -31,3 +31,10 @@ def tiny_weights(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("tiny-weights")
     export_weights(model, directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def solver_weights() -> Path:
+    """The committed tiny model that really solves easy puzzles (tests/fixtures/solver_model, made by
+    tests/fixtures/make_solver_model.py): for correct answers, halting and voting."""
+    return ROOT / "tests" / "fixtures" / "solver_model"
