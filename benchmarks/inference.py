@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set  # noqa: E402
-from sudoku_trm.model.devices import resolve_device  # noqa: E402
 from sudoku_trm.errors import UserError  # noqa: E402
-from sudoku_trm.model.weights import load_weights, resolve_weights_dir  # noqa: E402
 from sudoku_trm.inference.engine import InferenceConfig, solve  # noqa: E402
+from sudoku_trm.model.devices import resolve_device  # noqa: E402
+from sudoku_trm.model.weights import load_weights, resolve_weights_dir  # noqa: E402
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hard_dev.csv"
 FALLBACK_DATA = ROOT / "tests" / "fixtures" / "shared_sample" / "hard_dev.csv"
@@ -68,10 +68,14 @@ def main() -> None:
     cfg = model.config
     limit = cfg.halt_max_steps
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"{'bf16' if device.type == 'cuda' and not args.no_bf16 else 'fp32'}")
-    print(f"model {resolve_weights_dir(args.weights)}: {model.count_parameters():,} parameters, hidden "
-          f"{cfg.hidden_size}, depth ({cfg.H_cycles},{cfg.L_cycles}), at most {limit} steps; data {args.data}")
+    print(
+        f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+        f"{'bf16' if device.type == 'cuda' and not args.no_bf16 else 'fp32'}"
+    )
+    print(
+        f"model {resolve_weights_dir(args.weights)}: {model.count_parameters():,} parameters, hidden "
+        f"{cfg.hidden_size}, depth ({cfg.H_cycles},{cfg.L_cycles}), at most {limit} steps; data {args.data}"
+    )
     print(f"{'mode':<10} {'batch':>6} {'puzzles/s':>11} {'mean steps':>11} {'runs':>5}")
 
     modes = {"halting": None, "all-steps": limit}
@@ -86,9 +90,11 @@ def main() -> None:
                 latencies, step_counts = zip(*(timed(model, p[None], config) for p in puzzles))
                 rate = 1 / statistics.median(latencies)
                 mean_steps = statistics.fmean(step_counts)
-                print(f"{mode:<10} {batch:>6} {rate:>11,.2f} {mean_steps:>11.2f} {len(latencies):>5}   latency "
-                      f"median {statistics.median(latencies) * 1000:,.0f} ms, p90 "
-                      f"{np.percentile(latencies, 90) * 1000:,.0f} ms")
+                print(
+                    f"{mode:<10} {batch:>6} {rate:>11,.2f} {mean_steps:>11.2f} {len(latencies):>5}   latency "
+                    f"median {statistics.median(latencies) * 1000:,.0f} ms, p90 "
+                    f"{np.percentile(latencies, 90) * 1000:,.0f} ms"
+                )
                 continue
             runs = [timed(model, puzzles, config) for _ in range(args.repeats)]
             seconds = statistics.median(r[0] for r in runs)

@@ -43,11 +43,11 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from sudoku_trm.errors import UserError  # noqa: E402
 from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.devices import resolve_device  # noqa: E402
 from sudoku_trm.training.config import TrainConfig  # noqa: E402
 from sudoku_trm.training.curriculum import block_applications  # noqa: E402
-from sudoku_trm.model.devices import resolve_device  # noqa: E402
-from sudoku_trm.errors import UserError  # noqa: E402
 from sudoku_trm.training.trainer import RunningMetrics, Trainer  # noqa: E402
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "hard_train.csv"
@@ -58,23 +58,45 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--hidden-size", type=int, default=512, help="model width (default %(default)s)")
     parser.add_argument("--num-layers", type=int, default=2, help="blocks in the network (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=768, help="slots per step (default %(default)s)")
-    parser.add_argument("--steps", type=int, default=20,
-                        help="timed optimiser steps per stage and repeat (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed windows per stage; the median is reported (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=None,
-                        help="untimed steps per stage first (default: 2, or 5 with --compile)")
+    parser.add_argument(
+        "--steps", type=int, default=20, help="timed optimiser steps per stage and repeat (default %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed windows per stage; the median is reported (default %(default)s)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="untimed steps per stage first (default: 2, or 5 with --compile)"
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default auto)")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                        help="torch.compile the model (default: on CUDA only, as the train command)")
-    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                        help="bf16 autocast (CUDA only; default on, as the Trainer does)")
-    parser.add_argument("--flops", action=argparse.BooleanOptionalAction, default=True,
-                        help="count FLOPs per sample with FlopCounterMode (one extra eager step per stage; default on)")
-    parser.add_argument("--schedule-steps", type=int, default=1_000_000,
-                        help="length of the notional run whose stages are sampled: only positions the step "
-                             "(default %(default)s)")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="training CSV; its content does not affect speed (default ../shared/data/hard_train.csv)")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the model (default: on CUDA only, as the train command)",
+    )
+    parser.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (CUDA only; default on, as the Trainer does)",
+    )
+    parser.add_argument(
+        "--flops",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="count FLOPs per sample with FlopCounterMode (one extra eager step per stage; default on)",
+    )
+    parser.add_argument(
+        "--schedule-steps",
+        type=int,
+        default=1_000_000,
+        help="length of the notional run whose stages are sampled: only positions the step (default %(default)s)",
+    )
+    parser.add_argument(
+        "--data",
+        default=str(DEFAULT_DATA),
+        help="training CSV; its content does not affect speed (default ../shared/data/hard_train.csv)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="(default %(default)s)")
     return parser.parse_args()
 
@@ -83,7 +105,8 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         return f"cuda:{device.index or 0} {props.name} ({props.total_memory / 2**30:.0f} GiB)"
-    return f"cpu {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
+    cpu = platform.processor() or platform.machine()
+    return f"cpu {cpu}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
 
 
 def synchronize(device: torch.device) -> None:
@@ -142,25 +165,41 @@ def main() -> None:
     model_config = ModelConfig(hidden_size=args.hidden_size, num_layers=args.num_layers)
     runs = tempfile.TemporaryDirectory(prefix="train-throughput-")
     config = TrainConfig(
-        name="bench", runs_dir=runs.name, data=(str(data),), dev=None, curriculum="cgar",
-        steps=args.schedule_steps, batch_size=args.batch_size, warmup_steps=0, seed=args.seed,
-        device=args.device, compile=use_compile, bf16=bf16, checkpoint_every=args.schedule_steps,
+        name="bench",
+        runs_dir=runs.name,
+        data=(str(data),),
+        dev=None,
+        curriculum="cgar",
+        steps=args.schedule_steps,
+        batch_size=args.batch_size,
+        warmup_steps=0,
+        seed=args.seed,
+        device=args.device,
+        compile=use_compile,
+        bf16=bf16,
+        checkpoint_every=args.schedule_steps,
     )
     trainer = Trainer(model_config, config, log=lambda line: None)
     schedule = trainer.plan.schedule
     edges = (0.0, *schedule.boundaries, 1.0)
-    stages = [(depth, hi - lo, int((lo + hi) / 2 * config.steps))
-              for lo, hi, depth in zip(edges, edges[1:], schedule.depths)]
+    stages = [
+        (depth, hi - lo, int((lo + hi) / 2 * config.steps)) for lo, hi, depth in zip(edges, edges[1:], schedule.depths)
+    ]
 
     print("# training throughput per PDC stage (real Trainer.train_step)")
     print(f"date     {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"command  {shlex.join([sys.executable, *sys.argv])}")
     print(f"device   {describe_device(device)}; torch {torch.__version__}")
-    print(f"config   hidden {args.hidden_size}, {args.num_layers} blocks, {trainer.model.count_parameters():,} parameters, "
-          f"batch {args.batch_size}, optimizer {config.optimizer}, compile {use_compile}, "
-          f"{'bf16 autocast' if device.type == 'cuda' and bf16 else 'fp32'}")
-    print(f"timing   {warmup} warm-up steps per stage, then {args.repeats} x {args.steps} timed steps "
-          f"(stages interleaved), median reported; data {data}")
+    print(
+        f"config   hidden {args.hidden_size}, {args.num_layers} blocks, "
+        f"{trainer.model.count_parameters():,} parameters, "
+        f"batch {args.batch_size}, optimizer {config.optimizer}, compile {use_compile}, "
+        f"{'bf16 autocast' if device.type == 'cuda' and bf16 else 'fp32'}"
+    )
+    print(
+        f"timing   {warmup} warm-up steps per stage, then {args.repeats} x {args.steps} timed steps "
+        f"(stages interleaved), median reported; data {data}"
+    )
     print(f"schedule {', '.join(f'{d} for {f:.0%}' for d, f, _ in stages)} of the run")
     print()
 
@@ -179,8 +218,10 @@ def main() -> None:
             seconds[depth].append(timed_window(trainer, metrics, args.steps) / args.steps)
     loss = metrics.flush()["loss"]
 
-    header = f"{'stage (H,L)':<12} {'run share':>9} {'sample-steps/s':>15} {'ms/step':>9} {'spread':>7} " \
-             f"{'blocks/sample':>13} {'with grad':>9} {'GFLOP/sample':>12}"
+    header = (
+        f"{'stage (H,L)':<12} {'run share':>9} {'sample-steps/s':>15} {'ms/step':>9} {'spread':>7} "
+        f"{'blocks/sample':>13} {'with grad':>9} {'GFLOP/sample':>12}"
+    )
     print(header)
     print("-" * len(header))
     rows = {}
@@ -190,8 +231,10 @@ def main() -> None:
         blocks, grad_blocks, flops = counts[depth]
         assert blocks == block_applications(*depth, args.num_layers), (depth, blocks)
         rows[depth] = (per_step, blocks, grad_blocks, flops)
-        print(f"{str(depth):<12} {fraction:>9.0%} {args.batch_size / per_step:>15,.1f} {per_step * 1e3:>9.1f} "
-              f"{spread:>7.1%} {blocks:>13} {grad_blocks:>9} {gflops(flops):>12}")
+        print(
+            f"{str(depth):<12} {fraction:>9.0%} {args.batch_size / per_step:>15,.1f} {per_step * 1e3:>9.1f} "
+            f"{spread:>7.1%} {blocks:>13} {grad_blocks:>9} {gflops(flops):>12}"
+        )
 
     full = stages[-1][0]
     full_time, full_blocks, full_grad, full_flops = rows[full]
@@ -200,16 +243,26 @@ def main() -> None:
     cgar_grad = sum(fraction * rows[depth][2] for depth, fraction, _ in stages)
     print()
     print(f"{'run average':<24} {'sample-steps/s':>15} {'blocks/sample':>13} {'with grad':>9} {'GFLOP/sample':>12}")
-    print(f"{'full depth ' + str(full):<24} {args.batch_size / full_time:>15,.1f} {full_blocks:>13.1f} "
-          f"{full_grad:>9.1f} {gflops(full_flops):>12}")
+    print(
+        f"{'full depth ' + str(full):<24} {args.batch_size / full_time:>15,.1f} {full_blocks:>13.1f} "
+        f"{full_grad:>9.1f} {gflops(full_flops):>12}"
+    )
     cgar_flops = sum(fraction * rows[depth][3] for depth, fraction, _ in stages) if args.flops else None
-    print(f"{'CGAR (run-weighted)':<24} {args.batch_size / cgar_time:>15,.1f} {cgar_blocks:>13.1f} "
-          f"{cgar_grad:>9.1f} {gflops(cgar_flops):>12}")
+    print(
+        f"{'CGAR (run-weighted)':<24} {args.batch_size / cgar_time:>15,.1f} {cgar_blocks:>13.1f} "
+        f"{cgar_grad:>9.1f} {gflops(cgar_flops):>12}"
+    )
     print()
-    print(f"CGAR saves {1 - cgar_time / full_time:.1%} of training time (speed-up {full_time / cgar_time:.2f}x); "
-          f"block applications predict {1 - cgar_blocks / full_blocks:.1%}"
-          + (f", measured FLOPs {1 - cgar_flops / full_flops:.1%} (backward runs only through the last "
-             f"pass, so forward + backward saves less than the forward block count)" if cgar_flops else ""))
+    print(
+        f"CGAR saves {1 - cgar_time / full_time:.1%} of training time (speed-up {full_time / cgar_time:.2f}x); "
+        f"block applications predict {1 - cgar_blocks / full_blocks:.1%}"
+        + (
+            f", measured FLOPs {1 - cgar_flops / full_flops:.1%} (backward runs only through the last "
+            f"pass, so forward + backward saves less than the forward block count)"
+            if cgar_flops
+            else ""
+        )
+    )
     print(f"(mean loss over the benchmark steps {loss:.4f}; finite: {loss == loss})")
     runs.cleanup()
 

@@ -20,8 +20,8 @@ def tiny_weights(tmp_path_factory) -> Path:
     import torch
 
     from sudoku_trm.model.config import ModelConfig
-    from sudoku_trm.model.weights import export_weights
     from sudoku_trm.model.trm import TRM
+    from sudoku_trm.model.weights import export_weights
 
     torch.manual_seed(0)
     model = TRM(ModelConfig(hidden_size=16, H_cycles=1, L_cycles=1, halt_max_steps=3))

@@ -266,6 +266,4 @@ def test_sub_batches(pairs):
     sym = sample("numpy", 10)
     assert len(sym[3]) == 1 and len(sym[-1]) == 1 and len(sym[2:5]) == 3
     np.testing.assert_array_equal(sym[-1].cells, sym.cells[-1:])
-    np.testing.assert_array_equal(
-        augment.apply(pairs[0][2:5], sym[2:5]), augment.apply(pairs[0][:10], sym)[2:5]
-    )
+    np.testing.assert_array_equal(augment.apply(pairs[0][2:5], sym[2:5]), augment.apply(pairs[0][:10], sym)[2:5])

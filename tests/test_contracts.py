@@ -22,15 +22,15 @@ from conftest import ROOT, SHARED_SAMPLE
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from sudoku_trm.inference import engine
-from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sudoku_trm.cli.app import app
-from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.errors import InputError, UserError
+from sudoku_trm.inference import engine
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import WEIGHTS_NAME, export_weights, load_weights
 from sudoku_trm.sudoku.grid import answer_problems, find_conflicts, has_conflicts, is_valid_solution, valid_solutions
-from sudoku_trm.model.trm import TRM
 from sudoku_trm.sudoku.puzzles import format_line, parse_grid_string, parse_text
+from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sudoku_trm.training.trainer import Trainer
 
 runner = CliRunner()
@@ -129,7 +129,7 @@ def units_ok(grid: np.ndarray, kind: str) -> bool:
     elif kind == "column":
         units = [g[:, c] for c in range(9)]
     else:
-        units = [g[r:r + 3, c:c + 3].ravel() for r in (0, 3, 6) for c in (0, 3, 6)]
+        units = [g[r : r + 3, c : c + 3].ravel() for r in (0, 3, 6) for c in (0, 3, 6)]
     return all(sorted(u.tolist()) == list(range(1, 10)) for u in units)
 
 
@@ -178,11 +178,14 @@ def givens(kind: str) -> str:
     return "".join(cells)
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("row", "row 1 has two 5s (r1c1, r1c9)"),
-    ("column", "column 1 has two 5s (r1c1, r9c1)"),
-    ("box", "box 1 has two 5s (r1c1, r2c2)"),
-])
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("row", "row 1 has two 5s (r1c1, r1c9)"),
+        ("column", "column 1 has two 5s (r1c1, r9c1)"),
+        ("box", "box 1 has two 5s (r1c1, r2c2)"),
+    ],
+)
 def test_parser_refuses_givens_that_conflict_in_one_unit_kind(kind, expected):
     result = parse_text(f"{P1}\n{givens(kind)}\n", "f.txt")
     assert [format_line(p.grid) for p in result.puzzles] == [P1]
@@ -206,30 +209,42 @@ def test_parser_refuses_a_listed_answer_that_breaks_one_unit_kind(kind):
 # -- 3. the command line -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [
-    ["check"],  # missing argument
-    ["check", EASY_FILE, "--bogus"],
-    ["check", EASY_FILE, "--limit", "0"],  # a bad value
-    ["solve"],
-    ["solve", EASY_FILE, "--bogus"],
-    ["solve", EASY_FILE, "--device", "bogus"],  # a bad choice
-    ["solve", EASY_FILE, "--max-steps", "0"],
-    ["eval"],
-    ["eval", EASY_FILE, "--bogus"],
-    ["eval", EASY_FILE, "--device", "bogus"],
-    ["eval", EASY_FILE, "--votes", "many"],
-    ["train", "--steps"],  # an option missing its value
-    ["train", "--bogus"],
-    ["train", "--device", "bogus"],
-    ["train", "--curriculum", "bogus"],
-    ["train", "--optimizer", "bogus"],
-], ids=lambda args: " ".join(a if a != EASY_FILE else "FILE" for a in args))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check"],  # missing argument
+        ["check", EASY_FILE, "--bogus"],
+        ["check", EASY_FILE, "--limit", "0"],  # a bad value
+        ["solve"],
+        ["solve", EASY_FILE, "--bogus"],
+        ["solve", EASY_FILE, "--device", "bogus"],  # a bad choice
+        ["solve", EASY_FILE, "--max-steps", "0"],
+        ["eval"],
+        ["eval", EASY_FILE, "--bogus"],
+        ["eval", EASY_FILE, "--device", "bogus"],
+        ["eval", EASY_FILE, "--votes", "many"],
+        ["train", "--steps"],  # an option missing its value
+        ["train", "--bogus"],
+        ["train", "--device", "bogus"],
+        ["train", "--curriculum", "bogus"],
+        ["train", "--optimizer", "bogus"],
+    ],
+    ids=lambda args: " ".join(a if a != EASY_FILE else "FILE" for a in args),
+)
 def test_bad_usage_exits_2_before_any_work(args, tiny_weights, tmp_path):
     if args[0] in ("solve", "eval") and len(args) > 1:
         args = [*args, "--weights", str(tiny_weights)]
     if args[0] == "train":  # the case's own arguments last: "--steps" must be the final word
-        args = ["train", "--data", str(SHARED_SAMPLE / "hard_dev.csv"), "--dev", "", "--runs-dir", str(tmp_path / "runs"),
-                *args[1:]]
+        args = [
+            "train",
+            "--data",
+            str(SHARED_SAMPLE / "hard_dev.csv"),
+            "--dev",
+            "",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            *args[1:],
+        ]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and result.stdout == ""
@@ -302,10 +317,38 @@ def test_interrupting_check_exits_130_with_one_plain_line(monkeypatch):
 
 
 def test_interrupting_train_saves_exits_130_and_says_how_to_resume(tmp_path, monkeypatch):
-    args = ["train", "--data", str(SHARED_SAMPLE / "hard_train.csv"), "--dev", "", "--hidden-size", "16",
-            "--h-cycles", "1", "--l-cycles", "1", "--max-steps", "2", "--steps", "4", "--batch-size", "4",
-            "--warmup-steps", "1", "--log-every", "1", "--checkpoint-every", "100", "--device", "cpu",
-            "--no-compile", "--runs-dir", str(tmp_path / "runs"), "--name", "stop"]
+    args = [
+        "train",
+        "--data",
+        str(SHARED_SAMPLE / "hard_train.csv"),
+        "--dev",
+        "",
+        "--hidden-size",
+        "16",
+        "--h-cycles",
+        "1",
+        "--l-cycles",
+        "1",
+        "--max-steps",
+        "2",
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--warmup-steps",
+        "1",
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "100",
+        "--device",
+        "cpu",
+        "--no-compile",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--name",
+        "stop",
+    ]
     checkpoint = tmp_path / "runs" / "stop" / CHECKPOINT_NAME
     train_step = Trainer.train_step
 

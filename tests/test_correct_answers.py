@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sudoku_trm.sudoku import solver
 from sudoku_trm.cli.app import app
-from sudoku_trm.model.weights import load_weights
-from sudoku_trm.sudoku.grid import is_valid_solution
 from sudoku_trm.inference.engine import InferenceConfig, solve
-from sudoku_trm.sudoku.puzzles import read_puzzles
 from sudoku_trm.inference.voting import choose, solve_with_votes
+from sudoku_trm.model.weights import load_weights
+from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku.grid import is_valid_solution
+from sudoku_trm.sudoku.puzzles import read_puzzles
 
 ROOT = Path(__file__).resolve().parent.parent
 PUZZLES = ROOT / "tests" / "fixtures" / "solver_puzzles.csv"
@@ -121,7 +121,7 @@ def test_plain_output_shows_the_answer_the_verdict_and_how_it_stopped(solver_wei
         assert status is not None, block
         assert int(status[1]) == record["steps"]
         assert status[2] == ("halted by the model" if record["halted"] else "step limit reached"), number
-        verdict = block[status.end():].strip().split("\n\n")[0]
+        verdict = block[status.end() :].strip().split("\n\n")[0]
         if record["valid"]:
             assert verdict == "valid solution", number
         else:
@@ -133,8 +133,10 @@ def test_plain_output_shows_the_answer_the_verdict_and_how_it_stopped(solver_wei
 
 
 def step_lines(block: str) -> list[tuple[int, int, str]]:
-    return [(int(a), int(b), decision) for a, b, decision in
-            re.findall(r"^step (\d+)/(\d+) .*-> (continue|halt|step limit)", block, re.MULTILINE)]
+    return [
+        (int(a), int(b), decision)
+        for a, b, decision in re.findall(r"^step (\d+)/(\d+) .*-> (continue|halt|step limit)", block, re.MULTILINE)
+    ]
 
 
 def test_trace_shows_each_steps_halting_decision(solver_weights, tmp_path):
@@ -145,13 +147,18 @@ def test_trace_shows_each_steps_halting_decision(solver_weights, tmp_path):
     slow, hard = step_lines(blocks[2]), step_lines(blocks[3])
     steps = records[0]["steps"]
     assert slow == [(s, STEP_LIMIT, "continue") for s in range(1, steps)] + [(steps, STEP_LIMIT, "halt")]
-    assert hard == [(s, STEP_LIMIT, "continue") for s in range(1, STEP_LIMIT)] + [(STEP_LIMIT, STEP_LIMIT, "step limit")]
+    assert hard == [(s, STEP_LIMIT, "continue") for s in range(1, STEP_LIMIT)] + [
+        (STEP_LIMIT, STEP_LIMIT, "step limit")
+    ]
     assert f"{steps} steps (halted by the model)" in blocks[2]
     assert f"{STEP_LIMIT} steps (step limit reached)" in blocks[3]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the trace's 'step k/N' shows as N the steps the batch ran, not the step "
-                   "limit, so a puzzle that halts early alone reads 'step 2/2 -> halt', as if at the limit")
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the trace's 'step k/N' shows as N the steps the batch ran, not the step "
+    "limit, so a puzzle that halts early alone reads 'step 2/2 -> halt', as if at the limit",
+)
 def test_trace_counts_steps_against_the_step_limit(solver_weights, tmp_path):
     path = write_rows(tmp_path, [SLOW])
     blocks = plain_blocks(invoke(solver_weights, "solve", str(path), "--trace").stdout, path)

@@ -5,13 +5,28 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sudoku_trm.training.curriculum import Curriculum, CurriculumPlan, DepthSchedule, batch_step_weight, block_applications, step_weights
+from sudoku_trm.training.curriculum import (
+    Curriculum,
+    CurriculumPlan,
+    DepthSchedule,
+    batch_step_weight,
+    block_applications,
+    step_weights,
+)
 
 
 @pytest.mark.parametrize(
     "progress, depth",
-    [(0.0, (1, 2)), (0.29, (1, 2)), (0.3, (2, 4)), (0.59, (2, 4)), (0.6, (3, 6)), (1.0, (3, 6)),
-     (-0.5, (1, 2)), (1.5, (3, 6))],
+    [
+        (0.0, (1, 2)),
+        (0.29, (1, 2)),
+        (0.3, (2, 4)),
+        (0.59, (2, 4)),
+        (0.6, (3, 6)),
+        (1.0, (3, 6)),
+        (-0.5, (1, 2)),
+        (1.5, (3, 6)),
+    ],
 )
 def test_default_depth_schedule(progress, depth):
     assert DepthSchedule().depth_at(progress) == depth

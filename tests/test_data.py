@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from sudoku_trm.errors import InputError
+from sudoku_trm.model.tokens import from_tokens, to_tokens
 from sudoku_trm.sudoku import grid
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set, load_puzzle_sets
 from sudoku_trm.training.stream import TrainingStream, paper_protocol_set
-from sudoku_trm.errors import InputError
-from sudoku_trm.model.tokens import from_tokens, to_tokens
 
 
 def _rows(csv_path):

@@ -5,7 +5,6 @@ links to blobs/. HF_HUB_OFFLINE=1 and HF_HUB_CACHE are set per test; hub.py read
 """
 
 import hashlib
-import inspect
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,17 +13,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sudoku_trm.cli import download as cli_download
-from sudoku_trm.hub import downloads
-from sudoku_trm.hub import client as hub
 from sudoku_trm.cli.download import download_app
-from sudoku_trm.model.config import ModelConfig
-from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 from sudoku_trm.errors import UserError
-from sudoku_trm.model.weights import export_weights, load_weights
+from sudoku_trm.hub import client as hub
+from sudoku_trm.hub import downloads
 from sudoku_trm.hub.importing import REFERENCE_PREFIX, SKIPPED_KEYS, load_reference, read_reference_config
-from sudoku_trm.model.trm import TRM
+from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.tokens import to_tokens
+from sudoku_trm.model.trm import TRM
+from sudoku_trm.model.weights import export_weights, load_weights
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 
 runner = CliRunner()
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -230,8 +228,15 @@ def test_a_training_run_folder_converts_its_latest_step(offline, tmp_path):
     write_reference(run, reference_state(early))
     torch.save(reference_state(early), run / "step_100")
     torch.save(reference_state(late), run / "step_250")
-    cache_repo(offline, "someone/trm-run", {"ckpt/step_100": run / "step_100", "ckpt/step_250": run / "step_250",
-                                             "ckpt/all_config.yaml": run / "config.yaml"})
+    cache_repo(
+        offline,
+        "someone/trm-run",
+        {
+            "ckpt/step_100": run / "step_100",
+            "ckpt/step_250": run / "step_250",
+            "ckpt/all_config.yaml": run / "config.yaml",
+        },
+    )
 
     result = downloads.download_weights("someone/trm-run", tmp_path / "out")
 
@@ -258,15 +263,18 @@ def broken(kind: str, state: dict) -> object:
     return state
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("missing key", ["missing key", "L_level.layers.1.mlp.down_proj.weight", "[32, 256]"]),
-    ("wrong shape", ["L_level.layers.1.mlp.down_proj.weight", "[32, 64]", "[32, 256]"]),
-    ("unexpected key", ["unexpected key", "L_level.layers.2.mlp.down_proj.weight"]),
-    ("key outside the model", ["unexpected key", "_orig_mod.model.step_counter"]),
-    ("not a state dict", ["not a state dict", "list"]),
-    ("non-tensor entry", ["'step'", "not a tensor"]),
-    ("no reference prefix", ["_orig_mod.model.inner.", "not a TRM reference checkpoint"]),
-])
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("missing key", ["missing key", "L_level.layers.1.mlp.down_proj.weight", "[32, 256]"]),
+        ("wrong shape", ["L_level.layers.1.mlp.down_proj.weight", "[32, 64]", "[32, 256]"]),
+        ("unexpected key", ["unexpected key", "L_level.layers.2.mlp.down_proj.weight"]),
+        ("key outside the model", ["unexpected key", "_orig_mod.model.step_counter"]),
+        ("not a state dict", ["not a state dict", "list"]),
+        ("non-tensor entry", ["'step'", "not a tensor"]),
+        ("no reference prefix", ["_orig_mod.model.inner.", "not a TRM reference checkpoint"]),
+    ],
+)
 def test_a_checkpoint_that_does_not_fit_fails_with_one_line(tmp_path, kind, expected):
     checkpoint, config = write_reference(tmp_path, reference_state(small_model()))
     torch.save(broken(kind, torch.load(checkpoint, weights_only=True)), checkpoint)
@@ -278,10 +286,13 @@ def test_a_checkpoint_that_does_not_fit_fails_with_one_line(tmp_path, kind, expe
         assert part in message
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"this is not a torch file", "not a torch checkpoint"),
-    (b"", "not a torch checkpoint"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"this is not a torch file", "not a torch checkpoint"),
+        (b"", "not a torch checkpoint"),
+    ],
+)
 def test_an_unknown_file_format_fails_with_one_line(tmp_path, content, expected):
     _, config = write_reference(tmp_path, reference_state(small_model()))
     (tmp_path / "pytorch_model.bin").write_bytes(content)
@@ -305,15 +316,24 @@ def test_training_scratch_buffers_are_skipped_and_nothing_else(tmp_path):
     assert same_weights(load_reference(checkpoint, config), model)
 
 
-@pytest.mark.parametrize("edit, named", [
-    (("  pos_encodings: none", "  pos_encodings: learned"), "pos_encodings"),
-    (("  no_ACT_continue: true", "  no_ACT_continue: false"), "no_ACT_continue"),
-    (("  puzzle_emb_ndim: 32", "  puzzle_emb_ndim: 0"), "puzzle_emb_ndim"),
-    (("  mlp_t: true", "  mlp_t: true\n  sparse_routing: 4"), "sparse_routing"),
-    (("recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1", "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"), "not a Tiny Recursive Model"),
-    (("  hidden_size: 32\n", ""), "hidden_size"),
-    (("  hidden_size: 32", "  hidden_size: big"), "hidden_size"),
-])
+@pytest.mark.parametrize(
+    "edit, named",
+    [
+        (("  pos_encodings: none", "  pos_encodings: learned"), "pos_encodings"),
+        (("  no_ACT_continue: true", "  no_ACT_continue: false"), "no_ACT_continue"),
+        (("  puzzle_emb_ndim: 32", "  puzzle_emb_ndim: 0"), "puzzle_emb_ndim"),
+        (("  mlp_t: true", "  mlp_t: true\n  sparse_routing: 4"), "sparse_routing"),
+        (
+            (
+                "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+                "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
+            ),
+            "not a Tiny Recursive Model",
+        ),
+        (("  hidden_size: 32\n", ""), "hidden_size"),
+        (("  hidden_size: 32", "  hidden_size: big"), "hidden_size"),
+    ],
+)
 def test_an_unsupported_setting_is_named_in_one_line(tmp_path, edit, named):
     path = tmp_path / "config.yaml"
     path.write_text(ALL_CONFIG.replace(*edit))
@@ -365,8 +385,12 @@ def test_downloaded_csvs_load_through_the_data_pipeline(offline, shared_sample):
     lines = (shared_sample / "hard_dev.csv").read_text().splitlines()
     assert lines[0] == "source,question,answer,rating"  # Sudoku-Extreme's columns, '.' for blanks
     train, test = "\n".join(lines[:21]) + "\n", "\n".join(lines[:1] + lines[21:31]) + "\n"
-    cache_repo(offline, "sapientinc/sudoku-extreme", {"train.csv": train.encode(), "test.csv": test.encode(),
-                                                      "README.md": b"card"}, "dataset")
+    cache_repo(
+        offline,
+        "sapientinc/sudoku-extreme",
+        {"train.csv": train.encode(), "test.csv": test.encode(), "README.md": b"card"},
+        "dataset",
+    )
 
     result = runner.invoke(download_app, ["data"])
 
@@ -420,21 +444,26 @@ def test_from_pretrained_refuses_weights_that_do_not_fit_the_config(tmp_path):
 
 
 def http_error(cls, status: int):
-    return cls("raw huggingface_hub message\nwith a second line", response=SimpleNamespace(
-        status_code=status, headers={}, request=None))
+    return cls(
+        "raw huggingface_hub message\nwith a second line",
+        response=SimpleNamespace(status_code=status, headers={}, request=None),
+    )
 
 
-@pytest.mark.parametrize("error, expected", [
-    (lambda: http_error(hub.GatedRepoError, 403), "accept its licence at https://huggingface.co/owner/name"),
-    (lambda: http_error(hub.RepositoryNotFoundError, 404), "check the repo id"),
-    (lambda: http_error(hub.RevisionNotFoundError, 404), "no revision 'v9'"),
-    (lambda: hub.EntryNotFoundError("gone"), "no such file in the repo"),
-    (lambda: hub.LocalEntryNotFoundError("not cached"), "cannot be reached and nothing is cached"),
-    (lambda: http_error(hub.HfHubHTTPError, 401), "hf auth login"),
-    (lambda: http_error(hub.HfHubHTTPError, 503), "HTTP 503; retry later"),
-    (lambda: ConnectionError("connection refused"), "cannot reach the Hugging Face Hub"),
-    (lambda: PermissionError(13, "Permission denied", "/cache/x"), "Permission denied (/cache/x)"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (lambda: http_error(hub.GatedRepoError, 403), "accept its licence at https://huggingface.co/owner/name"),
+        (lambda: http_error(hub.RepositoryNotFoundError, 404), "check the repo id"),
+        (lambda: http_error(hub.RevisionNotFoundError, 404), "no revision 'v9'"),
+        (lambda: hub.EntryNotFoundError("gone"), "no such file in the repo"),
+        (lambda: hub.LocalEntryNotFoundError("not cached"), "cannot be reached and nothing is cached"),
+        (lambda: http_error(hub.HfHubHTTPError, 401), "hf auth login"),
+        (lambda: http_error(hub.HfHubHTTPError, 503), "HTTP 503; retry later"),
+        (lambda: ConnectionError("connection refused"), "cannot reach the Hugging Face Hub"),
+        (lambda: PermissionError(13, "Permission denied", "/cache/x"), "Permission denied (/cache/x)"),
+    ],
+)
 def test_hub_failures_become_one_actionable_line(monkeypatch, tmp_path, error, expected):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", False)

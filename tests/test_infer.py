@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from sudoku_trm.inference.engine import InferenceConfig, Solutions, solve
+from sudoku_trm.inference.scores import score
+from sudoku_trm.inference.voting import choose, map_back, solve_with_votes, symmetric_copies
+from sudoku_trm.model.weights import load_weights
 from sudoku_trm.sudoku import augment
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
-from sudoku_trm.inference.scores import score
-from sudoku_trm.model.weights import load_weights
-from sudoku_trm.inference.engine import InferenceConfig, Solutions, solve
-from sudoku_trm.inference.voting import choose, map_back, solve_with_votes, symmetric_copies
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,17 @@ def test_symmetric_copies_map_back_exactly(dev):
     copied_answers = augment.apply(np.repeat(answers, 4, axis=0), symmetries)
     confidence = np.tile(np.arange(81, dtype=np.float32), (40, 1))
     trace = np.stack([copies, copied_answers], axis=1)  # (40, 2 steps, 81)
-    fake = Solutions(copies, copied_answers, confidence, np.full(40, 2), np.ones(40, bool),
-                     np.zeros((40, 2), np.float32), 1.0, trace, trace.astype(np.float16))
+    fake = Solutions(
+        copies,
+        copied_answers,
+        confidence,
+        np.full(40, 2),
+        np.ones(40, bool),
+        np.zeros((40, 2), np.float32),
+        1.0,
+        trace,
+        trace.astype(np.float16),
+    )
     back = map_back(fake, symmetries)
     assert np.array_equal(back.puzzles, np.repeat(puzzles, 4, axis=0))
     assert np.array_equal(back.answers, np.repeat(answers, 4, axis=0))
@@ -126,8 +135,15 @@ def test_score_counts_by_hand(dev):
         for cell in np.flatnonzero(puzzles[i] == 0)[:wrong_cells]:
             answers[i, cell] = answers[i, cell] % 9 + 1
     halted = np.array([True, False, False, True])
-    fake = Solutions(puzzles, answers, np.ones((4, 81), np.float32), np.array([1, 3, 3, 2]), halted,
-                     np.zeros((4, 3), np.float32), 2.0)
+    fake = Solutions(
+        puzzles,
+        answers,
+        np.ones((4, 81), np.float32),
+        np.array([1, 3, 3, 2]),
+        halted,
+        np.zeros((4, 3), np.float32),
+        2.0,
+    )
     result = score(fake, labels)
     blanks = int((puzzles == 0).sum())
     assert result.grid_accuracy == 0.5

@@ -8,9 +8,9 @@ import os
 import pytest
 import torch
 
+from sudoku_trm.hub.importing import REFERENCE_PREFIX, from_reference_state_dict
 from sudoku_trm.model.config import ModelConfig, swiglu_inner
 from sudoku_trm.model.tokens import VOCAB_SIZE
-from sudoku_trm.hub.importing import REFERENCE_PREFIX, from_reference_state_dict
 from sudoku_trm.model.trm import TRM, Carry
 
 SMALL = ModelConfig(hidden_size=32, H_cycles=2, L_cycles=2)

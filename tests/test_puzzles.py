@@ -10,7 +10,16 @@ import pytest
 
 from sudoku_trm.errors import InputError
 from sudoku_trm.sudoku.grid import answer_problems, find_conflicts
-from sudoku_trm.sudoku.puzzles import Puzzle, ReadResult, format_grid, format_line, parse_grid_string, parse_text, read_puzzles, write_puzzles
+from sudoku_trm.sudoku.puzzles import (
+    Puzzle,
+    ReadResult,
+    format_grid,
+    format_line,
+    parse_grid_string,
+    parse_text,
+    read_puzzles,
+    write_puzzles,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PUZZLES = ROOT / "puzzles"
@@ -200,7 +209,7 @@ def test_answers_round_trip(tmp_path, fmt):
 
 def test_csv_round_trip_keeps_sources_and_ratings_of_puzzles(tmp_path):
     source = tmp_path / "in.csv"
-    source.write_text(f"source,question,answer,rating\nforum,{P1},{A1},12\n\"a, b\",{P2},{A2},3\n")
+    source.write_text(f'source,question,answer,rating\nforum,{P1},{A1},12\n"a, b",{P2},{A2},3\n')
     puzzles = read_puzzles(source).puzzles
     out = io.StringIO()
     write_puzzles(out, puzzles, fmt="csv")
@@ -291,8 +300,11 @@ def test_answer_that_is_not_a_valid_grid():
     result = check_one_error(f"{P2}\n{P1},{broken}\n", f"2: {expected}", [1])
     assert "r9c9" in messages(result)[0]
     holes = "." + A1[1:]
-    result = check_one_error(f"{P2}\n{P1},{holes}\n", "2: answer is not a valid solution: " + answer_problems(
-        digits(P1), digits(holes))[0], [1])
+    result = check_one_error(
+        f"{P2}\n{P1},{holes}\n",
+        "2: answer is not a valid solution: " + answer_problems(digits(P1), digits(holes))[0],
+        [1],
+    )
     assert "r1c1" in messages(result)[0] and "blank" in messages(result)[0]
 
 
@@ -342,8 +354,9 @@ def test_grid_with_missing_rows_names_its_first_line():
 def test_grid_row_with_illegal_character():
     rows = [" ".join(row) for row in rows_of(P1)]
     rows[0] = rows[0][:4] + "?" + rows[0][5:]
-    check_one_error("\n".join(rows) + "\n\n" + "\n".join(rows_of(P2)) + "\n", "1: illegal character '?' at column 5",
-                    [11], "g.txt")
+    check_one_error(
+        "\n".join(rows) + "\n\n" + "\n".join(rows_of(P2)) + "\n", "1: illegal character '?' at column 5", [11], "g.txt"
+    )
 
 
 def test_grid_with_repeated_digit_names_the_grid_line():
@@ -471,19 +484,32 @@ def test_a_large_csv_is_read_in_whole_array_steps(tmp_path, shared_sample, monke
 
         monkeypatch.setattr(puzzles_module, name, wrapper)
 
-    for name in ("_to_cells", "has_conflicts", "valid_solutions",  # whole-array steps
-                 "_text_problem", "_conflict_problem", "_answer_problem",  # per bad puzzle
-                 "find_conflicts", "answer_problems", "changed_givens"):
+    for name in (
+        "_to_cells",
+        "has_conflicts",
+        "valid_solutions",  # whole-array steps
+        "_text_problem",
+        "_conflict_problem",
+        "_answer_problem",  # per bad puzzle
+        "find_conflicts",
+        "answer_problems",
+        "changed_givens",
+    ):
         spy(name)
 
     result = read_puzzles(path)
     assert len(result.puzzles) == 20_000 and result.errors == []
     listed = [line.split(",") for line in rows[1:]]
     first_line = 20_000 - len(listed) + 2  # of the last copy (the header is line 1)
-    assert [(format_line(p.grid), format_line(p.answer), p.line) for p in result.puzzles[-len(listed):]] == [
-        (r[1], r[2], first_line + i) for i, r in enumerate(listed)]
-    assert sorted(calls) == [("_to_cells", 20_000), ("_to_cells", 20_000), ("has_conflicts", 20_000),
-                             ("valid_solutions", 20_000)]
+    assert [(format_line(p.grid), format_line(p.answer), p.line) for p in result.puzzles[-len(listed) :]] == [
+        (r[1], r[2], first_line + i) for i, r in enumerate(listed)
+    ]
+    assert sorted(calls) == [
+        ("_to_cells", 20_000),
+        ("_to_cells", 20_000),
+        ("has_conflicts", 20_000),
+        ("valid_solutions", 20_000),
+    ]
 
 
 # ---------------------------------------------------------------------------------- the puzzles/ folder

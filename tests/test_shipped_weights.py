@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sudoku_trm.model.weights import DEFAULT_WEIGHTS_DIR, load_weights
 from sudoku_trm.inference.engine import solve
+from sudoku_trm.model.weights import DEFAULT_WEIGHTS_DIR, load_weights
 from sudoku_trm.sudoku.puzzles import read_puzzles
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,15 +5,15 @@ import json
 
 import numpy as np
 import pytest
-from rich.console import Console
 from conftest import ROOT
+from rich.console import Console
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import solve as cli_solve
 from sudoku_trm.cli.app import app
+from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import is_valid_solution
 from sudoku_trm.sudoku.puzzles import read_puzzles
-from sudoku_trm.sudoku import solver
 
 runner = CliRunner()
 
@@ -128,8 +128,11 @@ def test_corrupt_weights_are_a_one_line_error(tiny_weights, tmp_path):
 
 def test_stdin_output_file_and_svg(tiny_weights, tmp_path):
     answers, svg = tmp_path / "answers.csv", tmp_path / "steps.svg"
-    result = runner.invoke(app, ["solve", "-", "--weights", str(tiny_weights), "--json", "--output", str(answers),
-                                 "--svg", str(svg)], input=f"{EASY}\n{EASY}\n")
+    result = runner.invoke(
+        app,
+        ["solve", "-", "--weights", str(tiny_weights), "--json", "--output", str(answers), "--svg", str(svg)],
+        input=f"{EASY}\n{EASY}\n",
+    )
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["file"] for r in records] == ["<stdin>", "<stdin>"]
@@ -199,8 +202,9 @@ def test_eval_matches_a_hand_count(tiny_weights, tmp_path, shared_sample):
 
 
 def test_eval_reports_bad_lines_and_files_and_scores_the_rest(tiny_weights, shared_sample):
-    result, report = eval_json(tiny_weights, MIXED_FILE, "no/such.csv",
-                               str(shared_sample / "hard_dev.csv"), "--limit", "10")
+    result, report = eval_json(
+        tiny_weights, MIXED_FILE, "no/such.csv", str(shared_sample / "hard_dev.csv"), "--limit", "10"
+    )
     assert result.exit_code == 1
     assert [f["file"] for f in report["files"]] == [MIXED_FILE, str(shared_sample / "hard_dev.csv")]
     assert report["files"][1]["puzzles"] == 10
@@ -219,8 +223,18 @@ def test_eval_with_votes_accounts_for_rescues(tiny_weights, shared_sample):
 
 
 def test_eval_table_off_a_terminal(tiny_weights, shared_sample):
-    result = runner.invoke(app, ["eval", str(shared_sample / "hard_dev.csv"), str(shared_sample / "unbiased_1k.csv"),
-                                 "--limit", "5", "--weights", str(tiny_weights)])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(shared_sample / "hard_dev.csv"),
+            str(shared_sample / "unbiased_1k.csv"),
+            "--limit",
+            "5",
+            "--weights",
+            str(tiny_weights),
+        ],
+    )
     assert result.exit_code == 0
     for heading in ("exact", "cells", "valid", "halting", "steps", "puzzles/s", "total", "hard_dev.csv"):
         assert heading in result.stdout

@@ -24,19 +24,19 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sudoku_trm.cli.app import app
-from sudoku_trm.model.config import ModelConfig
-from sudoku_trm.training.config import TrainConfig
-from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 from sudoku_trm.errors import UserError
 from sudoku_trm.inference.scores import evaluate
-from sudoku_trm.model.weights import CONFIG_NAME, WEIGHTS_NAME, export_weights, load_weights
+from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.readout import log_stablemax
-from sudoku_trm.training.losses import stablemax_cross_entropy, supervision_loss
-from sudoku_trm.model.trm import TRM
-from sudoku_trm.training.optim import AdamAtan2, build_optimizer
 from sudoku_trm.model.tokens import to_tokens
+from sudoku_trm.model.trm import TRM
+from sudoku_trm.model.weights import CONFIG_NAME, WEIGHTS_NAME, export_weights, load_weights
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from sudoku_trm.training.config import TrainConfig
+from sudoku_trm.training.losses import stablemax_cross_entropy, supervision_loss
+from sudoku_trm.training.optim import AdamAtan2, build_optimizer
 from sudoku_trm.training.trainer import RunningMetrics, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,10 +59,24 @@ def tiny_model(**overrides) -> ModelConfig:
 def tiny_train(tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
     """A CPU run on the fixture sample; the schedule defaults to one stage at the model's full depth."""
     values = dict(
-        name="run", runs_dir=str(tmp_path / "runs"), data=TRAIN_FILES, dev=None, dev_limit=None,
-        curriculum="none", pdc_boundaries=(), pdc_depths=((model.H_cycles, model.L_cycles),),
-        steps=10, batch_size=8, lr=1e-3, warmup_steps=2, weight_decay=0.1, ema_decay=0.9,
-        device="cpu", log_every=5, eval_every=0, checkpoint_every=10**6,
+        name="run",
+        runs_dir=str(tmp_path / "runs"),
+        data=TRAIN_FILES,
+        dev=None,
+        dev_limit=None,
+        curriculum="none",
+        pdc_boundaries=(),
+        pdc_depths=((model.H_cycles, model.L_cycles),),
+        steps=10,
+        batch_size=8,
+        lr=1e-3,
+        warmup_steps=2,
+        weight_decay=0.1,
+        ema_decay=0.9,
+        device="cpu",
+        log_every=5,
+        eval_every=0,
+        checkpoint_every=10**6,
     )
     values.update(overrides)
     return TrainConfig(**values)
@@ -70,8 +84,10 @@ def tiny_train(tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
 
 def dev_tokens(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     dev = load_puzzle_set(DEV_FILE)
-    return (to_tokens(torch.from_numpy(dev.questions[:count]).long()),
-            to_tokens(torch.from_numpy(dev.answers[:count]).long()))
+    return (
+        to_tokens(torch.from_numpy(dev.questions[:count]).long()),
+        to_tokens(torch.from_numpy(dev.answers[:count]).long()),
+    )
 
 
 def assert_same_tensors(a: dict, b: dict, what: str) -> None:
@@ -126,8 +142,16 @@ def test_depth_follows_the_schedule_in_a_real_run(tmp_path, curriculum):
     """The depth the model is actually called with (spied) and the depth in metrics.jsonl follow
     (1,2) -> (2,4) -> (3,6) at progress 0.3 and 0.6 with PDC, and stay (3,6) without it."""
     model = tiny_model(H_cycles=3, L_cycles=6)
-    config = tiny_train(tmp_path, model, curriculum=curriculum, pdc_boundaries=(0.3, 0.6),
-                        pdc_depths=PDC_DEPTHS, steps=10, batch_size=2, log_every=1)
+    config = tiny_train(
+        tmp_path,
+        model,
+        curriculum=curriculum,
+        pdc_boundaries=(0.3, 0.6),
+        pdc_depths=PDC_DEPTHS,
+        steps=10,
+        batch_size=2,
+        log_every=1,
+    )
     trainer = Trainer(model, config, log=quiet)
     used = []
     forward = trainer.forward
@@ -157,9 +181,20 @@ def resume_configs(tmp_path: Path, name: str) -> tuple[ModelConfig, TrainConfig]
     """Depth changes across the stop (PDC), puzzles halt and refill (max 3 steps, exploration on),
     HSW weights, clipping and warm-up are all active, so every piece of state has to come back."""
     model = tiny_model(H_cycles=2, L_cycles=2, halt_max_steps=3)
-    config = tiny_train(tmp_path, model, name=name, curriculum="cgar", pdc_boundaries=(0.3, 0.6),
-                        pdc_depths=((1, 1), (1, 2), (2, 2)), steps=12, batch_size=6, warmup_steps=4,
-                        grad_clip=1.0, checkpoint_every=4, log_every=3)
+    config = tiny_train(
+        tmp_path,
+        model,
+        name=name,
+        curriculum="cgar",
+        pdc_boundaries=(0.3, 0.6),
+        pdc_depths=((1, 1), (1, 2), (2, 2)),
+        steps=12,
+        batch_size=6,
+        warmup_steps=4,
+        grad_clip=1.0,
+        checkpoint_every=4,
+        log_every=3,
+    )
     return model, config
 
 
@@ -297,12 +332,23 @@ def _wrong_width(path: Path) -> None:
 @pytest.mark.parametrize(
     "name, damage",
     [
-        (WEIGHTS_NAME, _delete), (WEIGHTS_NAME, _garbage), (WEIGHTS_NAME, _truncate),
-        (CONFIG_NAME, _delete), (CONFIG_NAME, _garbage), (CONFIG_NAME, _unknown_key),
+        (WEIGHTS_NAME, _delete),
+        (WEIGHTS_NAME, _garbage),
+        (WEIGHTS_NAME, _truncate),
+        (CONFIG_NAME, _delete),
+        (CONFIG_NAME, _garbage),
+        (CONFIG_NAME, _unknown_key),
         (CONFIG_NAME, _wrong_width),
     ],
-    ids=["weights-missing", "weights-garbage", "weights-truncated", "config-missing", "config-garbage",
-         "config-unknown-key", "config-does-not-fit-weights"],
+    ids=[
+        "weights-missing",
+        "weights-garbage",
+        "weights-truncated",
+        "config-missing",
+        "config-garbage",
+        "config-unknown-key",
+        "config-does-not-fit-weights",
+    ],
 )
 def test_damaged_export_is_a_user_error_naming_the_file(tmp_path, name, damage):
     export_weights(TRM(tiny_model()), tmp_path)
@@ -345,7 +391,9 @@ def test_adam_atan2_matches_the_documented_rule():
         optimizer.step()
     for i, p in enumerate(params):
         lr = 0.05 if i < 2 else 0.02
-        expected = reference_adam_atan2(start[i], [g[i] for g in grads], lr, settings["betas"], settings["weight_decay"])
+        expected = reference_adam_atan2(
+            start[i], [g[i] for g in grads], lr, settings["betas"], settings["weight_decay"]
+        )
         torch.testing.assert_close(p.detach().double(), expected, rtol=1e-6, atol=1e-6)
         assert not torch.allclose(p.detach(), start[i])
     assert torch.equal(frozen.detach(), start[-1])
@@ -353,7 +401,10 @@ def test_adam_atan2_matches_the_documented_rule():
 
 def test_adam_atan2_bias_correction_uses_each_tensors_own_step():
     generator = torch.Generator().manual_seed(1)
-    early, late = torch.randn(5, generator=generator).requires_grad_(), torch.randn(5, generator=generator).requires_grad_()
+    early, late = (
+        torch.randn(5, generator=generator).requires_grad_(),
+        torch.randn(5, generator=generator).requires_grad_(),
+    )
     late_start = late.detach().clone()
     optimizer = AdamAtan2([early, late], lr=0.1, betas=(0.9, 0.95), weight_decay=0.0)
     late_grads = []
@@ -460,7 +511,8 @@ trainer = Trainer(model, config, log=lambda line: None)
 initial = {{k: v.clone() for k, v in trainer.model.state_dict().items()}}
 trainer.run()
 torch.save({{"rank": trainer.rank, "world": trainer.world, "local_batch": trainer.local_batch,
-            "own_init": own_init, "initial": initial, "model": trainer.model.state_dict(), "ema": trainer.ema.state_dict(),
+            "own_init": own_init, "initial": initial, "model": trainer.model.state_dict(),
+            "ema": trainer.ema.state_dict(),
             "inputs": trainer.slots.inputs}}, f"{{out}}/rank{{trainer.rank}}.pt")
 distributed.teardown()
 """
@@ -472,13 +524,20 @@ def ddp_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
     script = out / "ddp_train.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT.format(data=TRAIN_FILES)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "OMP_NUM_THREADS": "1",
+    }
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)  # torchrun sets them for its children
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(out)],
-        env=env, capture_output=True, text=True, timeout=120, cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=out,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return out
@@ -513,11 +572,44 @@ runner = CliRunner()
 
 
 def test_train_command_writes_checkpoint_metrics_and_export(tmp_path):
-    args = ["train", "--data", TRAIN_FILES[0], "--data", TRAIN_FILES[1], "--dev", DEV_FILE, "--dev-limit", "4",
-            "--hidden-size", "32", "--h-cycles", "1", "--l-cycles", "2", "--max-steps", "2",
-            "--steps", "6", "--batch-size", "4", "--warmup-steps", "2", "--log-every", "2", "--eval-every", "0",
-            "--device", "cpu", "--no-compile", "--runs-dir", str(tmp_path / "runs"), "--name", "cli",
-            "--export", str(tmp_path / "weights")]
+    args = [
+        "train",
+        "--data",
+        TRAIN_FILES[0],
+        "--data",
+        TRAIN_FILES[1],
+        "--dev",
+        DEV_FILE,
+        "--dev-limit",
+        "4",
+        "--hidden-size",
+        "32",
+        "--h-cycles",
+        "1",
+        "--l-cycles",
+        "2",
+        "--max-steps",
+        "2",
+        "--steps",
+        "6",
+        "--batch-size",
+        "4",
+        "--warmup-steps",
+        "2",
+        "--log-every",
+        "2",
+        "--eval-every",
+        "0",
+        "--device",
+        "cpu",
+        "--no-compile",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--name",
+        "cli",
+        "--export",
+        str(tmp_path / "weights"),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
@@ -533,8 +625,18 @@ def test_train_command_writes_checkpoint_metrics_and_export(tmp_path):
     steps, evals = [r for r in records if "eval" not in r], [r for r in records if "eval" in r]
     assert [r["step"] for r in steps] == [2, 4, 6]
     for record in steps:
-        assert {"progress", "depth", "lr", "samples_per_s", "loss", "cell_accuracy", "grid_accuracy",
-                "finished", "halting_accuracy", "mean_steps"} <= record.keys()
+        assert {
+            "progress",
+            "depth",
+            "lr",
+            "samples_per_s",
+            "loss",
+            "cell_accuracy",
+            "grid_accuracy",
+            "finished",
+            "halting_accuracy",
+            "mean_steps",
+        } <= record.keys()
         assert math.isfinite(record["loss"]) and record["loss"] > 0
         assert 0 <= record["cell_accuracy"] <= 1 and 0 <= record["halting_accuracy"] <= 1
         assert record["samples_per_s"] > 0 and record["lr"] > 0
@@ -548,8 +650,22 @@ def test_train_command_writes_checkpoint_metrics_and_export(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_train_on_missing_cuda_is_one_line_and_exit_1(tmp_path):
-    result = runner.invoke(app, ["train", "--data", TRAIN_FILES[0], "--device", "cuda", "--hidden-size", "32",
-                                 "--steps", "2", "--runs-dir", str(tmp_path / "runs")])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            TRAIN_FILES[0],
+            "--device",
+            "cuda",
+            "--hidden-size",
+            "32",
+            "--steps",
+            "2",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()

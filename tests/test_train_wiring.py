@@ -19,18 +19,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from sudoku_trm.errors import UserError
+from sudoku_trm.inference.engine import InferenceConfig, solve
+from sudoku_trm.inference.scores import at_halting_step, score
 from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.tokens import BLANK_TOKEN
+from sudoku_trm.model.trm import TRM, Carry
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_sets
+from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sudoku_trm.training.config import TrainConfig
 from sudoku_trm.training.curriculum import step_weights
-from sudoku_trm.training.stream import TrainingStream
-from sudoku_trm.sudoku.puzzle_sets import load_puzzle_sets
-from sudoku_trm.errors import UserError
-from sudoku_trm.inference.scores import at_halting_step, score
-from sudoku_trm.inference.engine import InferenceConfig, solve
 from sudoku_trm.training.losses import supervision_loss
-from sudoku_trm.model.trm import TRM, Carry
-from sudoku_trm.model.tokens import BLANK_TOKEN
+from sudoku_trm.training.stream import TrainingStream
 from sudoku_trm.training.trainer import RunningMetrics, Trainer
 
 TRAIN_NAMES = ("unbiased_1k.csv", "clue17.csv", "hard_train.csv")
@@ -41,18 +41,33 @@ def quiet(_line: str) -> None:
 
 
 def tiny_model(**overrides) -> ModelConfig:
-    values: dict = dict(hidden_size=16, num_layers=1, H_cycles=1, L_cycles=1, halt_max_steps=3,
-                        halt_exploration_prob=0.0)
+    values: dict = dict(
+        hidden_size=16, num_layers=1, H_cycles=1, L_cycles=1, halt_max_steps=3, halt_exploration_prob=0.0
+    )
     values.update(overrides)
     return ModelConfig(**values)
 
 
 def tiny_train(sample: Path, tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
     values: dict = dict(
-        name="run", runs_dir=str(tmp_path / "runs"), data=tuple(str(sample / n) for n in TRAIN_NAMES),
-        dev=None, dev_limit=None, curriculum="none", pdc_boundaries=(),
-        pdc_depths=((model.H_cycles, model.L_cycles),), steps=20, batch_size=4, lr=1e-3, warmup_steps=2,
-        weight_decay=0.1, ema_decay=0.9, device="cpu", compile=False, log_every=10**6, eval_every=0,
+        name="run",
+        runs_dir=str(tmp_path / "runs"),
+        data=tuple(str(sample / n) for n in TRAIN_NAMES),
+        dev=None,
+        dev_limit=None,
+        curriculum="none",
+        pdc_boundaries=(),
+        pdc_depths=((model.H_cycles, model.L_cycles),),
+        steps=20,
+        batch_size=4,
+        lr=1e-3,
+        warmup_steps=2,
+        weight_decay=0.1,
+        ema_decay=0.9,
+        device="cpu",
+        compile=False,
+        log_every=10**6,
+        eval_every=0,
         checkpoint_every=10**6,
     )
     values.update(overrides)
@@ -75,8 +90,9 @@ class HaltOverride:
         self.halt_logits: list[torch.Tensor] = []
         trainer.forward = self  # type: ignore[assignment]
 
-    def __call__(self, carry: Carry, inputs: torch.Tensor, h_cycles: int, l_cycles: int
-                 ) -> tuple[Carry, torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, carry: Carry, inputs: torch.Tensor, h_cycles: int, l_cycles: int
+    ) -> tuple[Carry, torch.Tensor, torch.Tensor]:
         self.carries_in.append(Carry(carry.y.clone(), carry.z.clone()))
         new_carry, logits, halt_logit = self.inner(carry, inputs, h_cycles, l_cycles)
         if self.halt is not None:
@@ -126,12 +142,15 @@ def test_loss_weighs_each_slot_by_the_hsw_weight_of_its_own_step(shared_sample, 
     steps = torch.tensor([1, 2, 3, 4])
     assert torch.equal(trainer.slots.steps, steps)
     weights = step_weights(steps, decay=0.5, max_steps=4)
-    expected = supervision_loss(spy.logits[-1], spy.halt_logits[-1], labels, weights,
-                                trainer.config.halt_loss_weight).total
+    expected = supervision_loss(
+        spy.logits[-1], spy.halt_logits[-1], labels, weights, trainer.config.halt_loss_weight
+    ).total
     assert metrics.flush()["loss"] == pytest.approx(expected.item(), rel=1e-5)
     # The check could fail: the same batch under other weights gives another loss.
     for wrong in (step_weights(steps * 0 + 1, 0.5, 4), step_weights(steps - 1, 0.5, 4), torch.ones(4)):
-        other = supervision_loss(spy.logits[-1], spy.halt_logits[-1], labels, wrong, trainer.config.halt_loss_weight).total
+        other = supervision_loss(
+            spy.logits[-1], spy.halt_logits[-1], labels, wrong, trainer.config.halt_loss_weight
+        ).total
         assert other.item() != pytest.approx(expected.item(), rel=1e-3)
 
 

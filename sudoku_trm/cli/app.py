@@ -53,60 +53,88 @@ _TRAIN, _MODEL = TrainConfig(), ModelConfig()  # train's defaults are the config
 @app.command()
 @reports_user_errors
 def train(
-    curriculum: str = typer.Option(_TRAIN.curriculum,
-        help="none | pdc (depth curriculum) | hsw (step weighting) | cgar (both)."),
+    curriculum: str = typer.Option(
+        _TRAIN.curriculum, help="none | pdc (depth curriculum) | hsw (step weighting) | cgar (both)."
+    ),
     data: List[str] = typer.Option(list(_TRAIN.data), "--data", help="Training puzzle files (repeat)."),
     dev: Optional[str] = typer.Option(_TRAIN.dev, help="Dev file evaluated during training."),
     dev_limit: Optional[int] = typer.Option(_TRAIN.dev_limit, help="Dev puzzles per evaluation (0: all)."),
     steps: int = typer.Option(_TRAIN.steps, min=1, help="Optimiser steps (one supervision step of the batch each)."),
-    batch_size: int = typer.Option(_TRAIN.batch_size, min=1,
-        help="Global batch (slots), split over torchrun processes."),
+    batch_size: int = typer.Option(
+        _TRAIN.batch_size, min=1, help="Global batch (slots), split over torchrun processes."
+    ),
     lr: float = typer.Option(_TRAIN.lr, help="Peak learning rate."),
     warmup_steps: int = typer.Option(_TRAIN.warmup_steps, min=0, help="Linear warm-up steps."),
     optimizer: str = typer.Option(_TRAIN.optimizer, help="adam_atan2 | adamw."),
     weight_decay: float = typer.Option(_TRAIN.weight_decay, min=0.0),
     grad_clip: Optional[float] = typer.Option(_TRAIN.grad_clip, help="Clip the gradient norm to this (default: off)."),
     ema_decay: float = typer.Option(_TRAIN.ema_decay, help="EMA of the weights (evaluated and exported)."),
-    hidden_size: int = typer.Option(_MODEL.hidden_size, min=8,
-        help="Model width (512: the published model; 32-64 for CPU tests)."),
+    hidden_size: int = typer.Option(
+        _MODEL.hidden_size, min=8, help="Model width (512: the published model; 32-64 for CPU tests)."
+    ),
     h_cycles: int = typer.Option(_MODEL.H_cycles, min=1, help="Full-depth passes per supervision step."),
     l_cycles: int = typer.Option(_MODEL.L_cycles, min=1, help="Latent updates per pass at full depth."),
     max_steps: int = typer.Option(_MODEL.halt_max_steps, min=1, help="Supervision steps per puzzle at most."),
     subsample: Optional[int] = typer.Option(_TRAIN.subsample, help="Paper protocol: base puzzles drawn (seeded)."),
-    augment: int = typer.Option(_TRAIN.augment_copies, min=1,
-        help="Paper protocol: fixed augmented copies per base puzzle."),
-    easier_share: float = typer.Option(_TRAIN.easier_share,
-        help="Share of samples made easier by filling a random share of their blanks."),
+    augment: int = typer.Option(
+        _TRAIN.augment_copies, min=1, help="Paper protocol: fixed augmented copies per base puzzle."
+    ),
+    easier_share: float = typer.Option(
+        _TRAIN.easier_share, help="Share of samples made easier by filling a random share of their blanks."
+    ),
     device: str = typer.Option(_TRAIN.device, callback=device_name, help="auto | cpu | cuda | mps."),
-    compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile",
-        help="torch.compile (default: on CUDA)."),
+    compile_model: Optional[bool] = typer.Option(
+        None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."
+    ),
     bf16: bool = typer.Option(_TRAIN.bf16, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect on CPU)."),
     seed: int = typer.Option(_TRAIN.seed),
     name: str = typer.Option(_TRAIN.name, help="Run name: runs/<name>/ holds checkpoint.pt and metrics.jsonl."),
     runs_dir: str = typer.Option(_TRAIN.runs_dir),
     log_every: int = typer.Option(_TRAIN.log_every, min=1),
-    eval_every: int = typer.Option(_TRAIN.eval_every, min=0,
-        help="Evaluate on --dev every N steps (0: only at the end)."),
+    eval_every: int = typer.Option(
+        _TRAIN.eval_every, min=0, help="Evaluate on --dev every N steps (0: only at the end)."
+    ),
     checkpoint_every: int = typer.Option(_TRAIN.checkpoint_every, min=1),
     resume: bool = typer.Option(_TRAIN.resume, "--resume", help="Continue runs/<name>/checkpoint.pt where it stopped."),
-    export: Optional[Path] = typer.Option(None, "--export",
-        help="Write the EMA weights here when done (e.g. weights/)."),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Write the EMA weights here when done (e.g. weights/)."
+    ),
 ) -> None:
     """Train a TRM with deep supervision and the CGAR curriculum (CUDA when there is one, else CPU)."""
     from sudoku_trm.cli import train as cli_train  # imported when the command runs: keeps torch out of `--help`
     from sudoku_trm.model.devices import resolve_device
 
     try:
-        model_config = ModelConfig(hidden_size=hidden_size, H_cycles=h_cycles, L_cycles=l_cycles,
-                                   halt_max_steps=max_steps)
+        model_config = ModelConfig(
+            hidden_size=hidden_size, H_cycles=h_cycles, L_cycles=l_cycles, halt_max_steps=max_steps
+        )
         config = TrainConfig(
-            name=name, runs_dir=runs_dir, data=tuple(data), dev=dev or None, dev_limit=dev_limit or None,
-            subsample=subsample, augment_copies=augment, easier_share=easier_share, curriculum=curriculum,
+            name=name,
+            runs_dir=runs_dir,
+            data=tuple(data),
+            dev=dev or None,
+            dev_limit=dev_limit or None,
+            subsample=subsample,
+            augment_copies=augment,
+            easier_share=easier_share,
+            curriculum=curriculum,
             pdc_depths=stages_for((h_cycles, l_cycles)),
-            steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, warmup_steps=warmup_steps,
-            weight_decay=weight_decay, grad_clip=grad_clip, ema_decay=ema_decay, seed=seed, device=device,
-            compile=resolve_device(device).type == "cuda" if compile_model is None else compile_model, bf16=bf16,
-            log_every=log_every, eval_every=eval_every, checkpoint_every=checkpoint_every, resume=resume,
+            steps=steps,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            lr=lr,
+            warmup_steps=warmup_steps,
+            weight_decay=weight_decay,
+            grad_clip=grad_clip,
+            ema_decay=ema_decay,
+            seed=seed,
+            device=device,
+            compile=resolve_device(device).type == "cuda" if compile_model is None else compile_model,
+            bf16=bf16,
+            log_every=log_every,
+            eval_every=eval_every,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
         )
     except ValueError as error:
         raise fail(str(error), 2) from None
@@ -117,16 +145,19 @@ def train(
 @reports_user_errors
 @with_model_options
 def solve(
-    puzzle_file: str = typer.Argument(..., metavar="PUZZLE_FILE|-",
-        help="Puzzle file (line, grid or CSV form); - reads stdin."),
+    puzzle_file: str = typer.Argument(
+        ..., metavar="PUZZLE_FILE|-", help="Puzzle file (line, grid or CSV form); - reads stdin."
+    ),
     model: ModelOptions = ModelOptions(),  # the model flags: see model_options.py
     trace: bool = typer.Option(False, "--trace", help="Print every refinement step, not just the answer."),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per puzzle on stdout, nothing else."),
     svg: Optional[Path] = typer.Option(None, "--svg", help="Save the rendered steps as an SVG image."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
-        help="Write the answers here (.csv: CSV, else line form)."),
-    animate: Optional[bool] = typer.Option(None, "--animate/--no-animate",
-        help="Animate the steps (default: on a terminal, up to 5 puzzles)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the answers here (.csv: CSV, else line form)."
+    ),
+    animate: Optional[bool] = typer.Option(
+        None, "--animate/--no-animate", help="Animate the steps (default: on a terminal, up to 5 puzzles)."
+    ),
     delay: float = typer.Option(0.35, "--delay", min=0.0, help="Seconds per animation frame."),
 ) -> None:
     """Solve puzzles with the model and watch it refine its answer step by step.
@@ -136,8 +167,9 @@ def solve(
     """
     from sudoku_trm.cli import solve as cli_solve
 
-    options = cli_solve.SolveOptions(**asdict(model), trace=trace, as_json=as_json, svg=svg, output=output,
-                                     animate=animate, delay=delay)
+    options = cli_solve.SolveOptions(
+        **asdict(model), trace=trace, as_json=as_json, svg=svg, output=output, animate=animate, delay=delay
+    )
     code = cli_solve.run(puzzle_file, options, stdout, stderr)
     if code:
         raise typer.Exit(code)

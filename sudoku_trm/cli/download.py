@@ -10,8 +10,8 @@ from typing import List, Optional
 
 import typer
 
-from sudoku_trm.hub.repos import DATA_FILES, DEFAULT_DATA_DIR, DEFAULT_DATA_REPO, DEFAULT_WEIGHTS_REPO
 from sudoku_trm.cli.terminal import reports_user_errors, stdout
+from sudoku_trm.hub.repos import DATA_FILES, DEFAULT_DATA_DIR, DEFAULT_DATA_REPO, DEFAULT_WEIGHTS_REPO
 
 download_app = typer.Typer(
     help="Download weights and data sets from the Hugging Face Hub (HF_HUB_OFFLINE=1: from the cache only).",
@@ -21,7 +21,11 @@ download_app = typer.Typer(
 )
 
 
-_REVISION = typer.Option(None, "--revision", help="Branch, tag or commit to download (default: main). Pin a commit for reproducible downloads.")
+_REVISION = typer.Option(
+    None,
+    "--revision",
+    help="Branch, tag or commit to download (default: main). Pin a commit for reproducible downloads.",
+)
 _FORCE = typer.Option(False, "--force", help="Download again even if cached, and replace files already in the target.")
 
 
@@ -31,7 +35,11 @@ def weights(
     repo_id: str = typer.Argument(DEFAULT_WEIGHTS_REPO, help="Model repo on the Hub (owner/name)."),
     directory: Optional[Path] = typer.Option(None, "--dir", help="Target directory (default: weights/<repo name>)."),
     revision: Optional[str] = _REVISION,
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="Reference repos: which checkpoint file (default: pytorch_model.bin, else the latest step_N)."),
+    checkpoint: Optional[str] = typer.Option(
+        None,
+        "--checkpoint",
+        help="Reference repos: which checkpoint file (default: pytorch_model.bin, else the latest step_N).",
+    ),
     force: bool = _FORCE,
 ) -> None:
     """Download a model: our layout is copied as is, a TRM/CGAR reference checkpoint is converted.
@@ -42,8 +50,12 @@ def weights(
 
     result = download_weights(repo_id, directory, revision=revision, checkpoint=checkpoint, force=force)
     how = "converted from" if result.converted else "copied from"
-    stdout.print(f"{result.directory}: {result.parameters:,}-parameter model {how} {result.snapshot.describe()} "
-                 f"({' + '.join(result.sources)})", markup=False, soft_wrap=True)
+    stdout.print(
+        f"{result.directory}: {result.parameters:,}-parameter model {how} {result.snapshot.describe()} "
+        f"({' + '.join(result.sources)})",
+        markup=False,
+        soft_wrap=True,
+    )
     stdout.print(f"use it with: sudoku-trm solve PUZZLES --weights {result.directory}", markup=False, soft_wrap=True)
 
 
@@ -51,7 +63,9 @@ def weights(
 @reports_user_errors
 def data(
     repo_id: str = typer.Argument(DEFAULT_DATA_REPO, help="Data set repo on the Hub (owner/name)."),
-    directory: Optional[Path] = typer.Option(None, "--dir", help=f"Target directory (default: {DEFAULT_DATA_DIR.as_posix()})."),
+    directory: Optional[Path] = typer.Option(
+        None, "--dir", help=f"Target directory (default: {DEFAULT_DATA_DIR.as_posix()})."
+    ),
     files: List[str] = typer.Option(list(DATA_FILES), "--file", help="File to download (repeat)."),
     revision: Optional[str] = _REVISION,
     force: bool = _FORCE,

@@ -124,8 +124,11 @@ def _report(name: str, outcome: Outcome) -> FileReport:
 
 def _table(reports: list[FileReport], total: FileReport | None, votes: int) -> Table:
     title = "sudoku-trm eval" + (f" ({votes} votes per puzzle)" if votes > 1 else "")
-    table = Table(title=title, caption="exact: whole grid right · cells: blank cells right · valid: obeys every "
-                  "rule · halting: halted exactly when right · steps: mean (max)")
+    table = Table(
+        title=title,
+        caption="exact: whole grid right · cells: blank cells right · valid: obeys every "
+        "rule · halting: halted exactly when right · steps: mean (max)",
+    )
     table.add_column("file", overflow="fold")
     for column in ("puzzles", "exact", "cells", "valid", "halting", "steps", "puzzles/s"):
         table.add_column(column, justify="right", no_wrap=True)
@@ -135,11 +138,20 @@ def _table(reports: list[FileReport], total: FileReport | None, votes: int) -> T
     rows = reports + ([total] if total else [])
     for report in rows:
         s = report.scores
-        cells = [report.name, f"{s.puzzles:,}", f"{s.grid_accuracy:.1%}", f"{s.cell_accuracy:.1%}", f"{s.valid:.1%}",
-                 f"{s.halting_accuracy:.1%}", f"{s.mean_steps:.1f} ({s.max_steps})", f"{s.puzzles_per_second:,.1f}"]
+        cells = [
+            report.name,
+            f"{s.puzzles:,}",
+            f"{s.grid_accuracy:.1%}",
+            f"{s.cell_accuracy:.1%}",
+            f"{s.valid:.1%}",
+            f"{s.halting_accuracy:.1%}",
+            f"{s.mean_steps:.1f} ({s.max_steps})",
+            f"{s.puzzles_per_second:,.1f}",
+        ]
         if report.voting is not None:
             v = report.voting
             cells += [f"{v.single_grid_accuracy:.1%}", str(v.rescued), str(v.spoiled)]
-        table.add_row(*cells, end_section=report is rows[-2] if total else False,
-                      style="bold" if report is total else None)
+        table.add_row(
+            *cells, end_section=report is rows[-2] if total else False, style="bold" if report is total else None
+        )
     return table

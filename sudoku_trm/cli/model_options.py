@@ -49,27 +49,57 @@ class ModelOptions:
     def inference(self, trace: bool = False) -> InferenceConfig:
         from sudoku_trm.inference.engine import InferenceConfig
 
-        return InferenceConfig(max_steps=self.max_steps, steps=self.steps, batch_size=self.batch_size,
-                               bf16=self.bf16, trace=trace)
+        return InferenceConfig(
+            max_steps=self.max_steps, steps=self.steps, batch_size=self.batch_size, bf16=self.bf16, trace=trace
+        )
 
 
 _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
-    ("weights", Optional[Path], typer.Option(
-        ModelOptions.weights, "--weights",
-        help="Model directory (config.json + model.safetensors); default: weights/.")),
-    ("device", str, typer.Option(
-        ModelOptions.device, "--device", callback=device_name, help="auto | cpu | cuda | mps.")),
-    ("steps", Optional[int], typer.Option(
-        ModelOptions.steps, "--steps", min=1, help="Run exactly this many refinement steps (ignore halting).")),
-    ("max_steps", Optional[int], typer.Option(
-        ModelOptions.max_steps, "--max-steps", min=1,
-        help="Stop at this many steps if the model has not halted (default: the model's limit).")),
-    ("votes", int, typer.Option(
-        ModelOptions.votes, "--votes", min=1, help="Solve this many symmetric copies per puzzle and vote.")),
+    (
+        "weights",
+        Optional[Path],
+        typer.Option(
+            ModelOptions.weights,
+            "--weights",
+            help="Model directory (config.json + model.safetensors); default: weights/.",
+        ),
+    ),
+    (
+        "device",
+        str,
+        typer.Option(ModelOptions.device, "--device", callback=device_name, help="auto | cpu | cuda | mps."),
+    ),
+    (
+        "steps",
+        Optional[int],
+        typer.Option(
+            ModelOptions.steps, "--steps", min=1, help="Run exactly this many refinement steps (ignore halting)."
+        ),
+    ),
+    (
+        "max_steps",
+        Optional[int],
+        typer.Option(
+            ModelOptions.max_steps,
+            "--max-steps",
+            min=1,
+            help="Stop at this many steps if the model has not halted (default: the model's limit).",
+        ),
+    ),
+    (
+        "votes",
+        int,
+        typer.Option(
+            ModelOptions.votes, "--votes", min=1, help="Solve this many symmetric copies per puzzle and vote."
+        ),
+    ),
     ("seed", int, typer.Option(ModelOptions.seed, "--seed", help="Seed of the symmetries drawn for --votes.")),
     ("batch_size", int, typer.Option(ModelOptions.batch_size, "--batch-size", min=1, help="Puzzles per model batch.")),
-    ("bf16", bool, typer.Option(
-        ModelOptions.bf16, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect elsewhere).")),
+    (
+        "bf16",
+        bool,
+        typer.Option(ModelOptions.bf16, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect elsewhere)."),
+    ),
 )
 
 
@@ -81,8 +111,9 @@ def with_model_options(command: Callable) -> Callable:
     parameters = []
     for parameter in signature.parameters.values():
         if parameter.name == "model":
-            parameters += [inspect.Parameter(name, parameter.kind, default=flag, annotation=kind)
-                           for name, kind, flag in _FLAGS]
+            parameters += [
+                inspect.Parameter(name, parameter.kind, default=flag, annotation=kind) for name, kind, flag in _FLAGS
+            ]
         else:
             parameters.append(parameter)
     names = [name for name, _, _ in _FLAGS]

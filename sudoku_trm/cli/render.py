@@ -121,8 +121,6 @@ def unsure_count(puzzle: np.ndarray, confidence: np.ndarray) -> int:
     return int(((puzzle == 0) & (confidence < LOW_CONFIDENCE)).sum())
 
 
-
-
 # -- one solved puzzle ----------------------------------------------------------------------------
 
 
@@ -174,8 +172,13 @@ def steps(result: Solved, depth: tuple[int, int]) -> list[Step]:
         answer = solutions.trace_answers[i, step - 1]
         confidence = solutions.trace_confidence[i, step - 1].astype(np.float32)
         status = step_status(
-            step, limit, depth, float(solutions.halt_probabilities[i, step - 1]), decision(result, step),
-            changed_cells(previous, answer), unsure_count(puzzle, confidence),
+            step,
+            limit,
+            depth,
+            float(solutions.halt_probabilities[i, step - 1]),
+            decision(result, step),
+            changed_cells(previous, answer),
+            unsure_count(puzzle, confidence),
         )
         drawn.append(Step(step_frame(title(result.puzzle), puzzle, answer, confidence, previous, status), status))
         previous = answer
@@ -189,24 +192,30 @@ def final_answer(result: Solved, seconds: float) -> Group:
     line = Text(f"{result.steps} step{'s' if result.steps != 1 else ''} ({how}), {seconds * 1000:.0f} ms")
     if result.agreeing is not None:
         line.append(f", {result.agreeing} of {result.votes} symmetric copies agree")
-    verdict_text = Text("valid solution" if verdict.valid else "breaks the rules",
-                        "bold green" if verdict.valid else "bold red")
-    verdict_text = Text.assemble(verdict_text, Text(verdict.summary[len(verdict_text.plain):]))
-    grid = grid_text(result.puzzle.grid, result.answer, result.solutions.confidence[i],
-                     conflicts=verdict.conflict_cells)
+    verdict_text = Text(
+        "valid solution" if verdict.valid else "breaks the rules", "bold green" if verdict.valid else "bold red"
+    )
+    verdict_text = Text.assemble(verdict_text, Text(verdict.summary[len(verdict_text.plain) :]))
+    grid = grid_text(
+        result.puzzle.grid, result.answer, result.solutions.confidence[i], conflicts=verdict.conflict_cells
+    )
     return Group(Text(title(result.puzzle), "bold"), grid, line, verdict_text)
 
 
 def answer_line(result: Solved) -> str:
     """The one-line form, for many puzzles: where, the answer, steps and the verdict."""
-    return (f"{result.puzzle.file}:{result.puzzle.line}  {format_line(result.answer)}  "
-            f"{result.steps} steps  {result.verdict.summary}")
+    return (
+        f"{result.puzzle.file}:{result.puzzle.line}  {format_line(result.answer)}  "
+        f"{result.steps} steps  {result.verdict.summary}"
+    )
 
 
 def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     """One line over all puzzles solved together in `solutions`."""
     valid = sum(r.verdict.valid for r in results)
     rate = len(results) / solutions.seconds if solutions.seconds > 0 else float("inf")
-    text = (f"{len(results)} puzzles: {valid} valid, {len(results) - valid} break the rules; "
-            f"mean {float(solutions.steps.mean()):.1f} steps; {rate:,.1f} puzzles/s")
+    text = (
+        f"{len(results)} puzzles: {valid} valid, {len(results) - valid} break the rules; "
+        f"mean {float(solutions.steps.mean()):.1f} steps; {rate:,.1f} puzzles/s"
+    )
     return text + (f" ({votes} votes each)" if votes > 1 else "")

@@ -54,8 +54,11 @@ def run(puzzle_file: str, options: SolveOptions, out: Console, err: Console) -> 
     solvable = [c for c in checks if c.solutions > 0]
     for check in solvable:
         if check.solutions > 1:
-            err.print(f"note: {check.puzzle.file}:{check.puzzle.line}: the puzzle has several solutions; "
-                      "any valid grid counts", markup=False)
+            err.print(
+                f"note: {check.puzzle.file}:{check.puzzle.line}: the puzzle has several solutions; "
+                "any valid grid counts",
+                markup=False,
+            )
     if not solvable:
         raise UserError(f"{read_name(puzzle_file)}: no solvable puzzle to solve")
 
@@ -63,12 +66,19 @@ def run(puzzle_file: str, options: SolveOptions, out: Console, err: Console) -> 
     grids = np.stack([c.puzzle.grid for c in solvable])
     animate = _should_animate(options, out, len(solvable))
     with progress_bar(err, "solving", len(grids), enabled=not animate) as advance:
-        solutions, votes = solve_puzzles(model, grids, options, advance,
-                                         trace=bool(animate or options.trace or options.svg))
+        solutions, votes = solve_puzzles(
+            model, grids, options, advance, trace=bool(animate or options.trace or options.svg)
+        )
 
     results = [
-        Solved(c.puzzle, solutions, i, judge(c.puzzle.grid, solutions.answers[i], c.solutions, c.solution),
-               None if votes is None else int(votes.agreeing[i]), options.votes)
+        Solved(
+            c.puzzle,
+            solutions,
+            i,
+            judge(c.puzzle.grid, solutions.answers[i], c.solutions, c.solution),
+            None if votes is None else int(votes.agreeing[i]),
+            options.votes,
+        )
         for i, c in enumerate(solvable)
     ]
     depth = (model.config.H_cycles, model.config.L_cycles)
@@ -137,7 +147,8 @@ def _record(result: Solved, votes: int, seconds: float) -> dict:
         "halted": bool(solutions.halted[i]),
         "halt_probabilities": [round(float(p), 4) for p in solutions.halt_probabilities[i, :steps]],
         "mean_confidence": round(float(solutions.confidence[i][result.puzzle.grid == 0].mean()), 4)
-        if (result.puzzle.grid == 0).any() else 1.0,
+        if (result.puzzle.grid == 0).any()
+        else 1.0,
         "valid": verdict.valid,
         "problems": list(verdict.problems),
         "puzzle_solutions": "unique" if verdict.solutions == 1 else "several",

@@ -23,6 +23,7 @@ def run(model_config: ModelConfig, config: TrainConfig, export: Path | None) -> 
 @contextmanager
 def _training_progress(total_steps: int):
     """On a terminal: a live bar with loss, accuracy, depth, samples/s and ETA. Elsewhere: plain log lines."""
+
     def plain_log(line: str) -> None:
         stderr.print(line, markup=False)
 
@@ -31,8 +32,13 @@ def _training_progress(total_steps: int):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-               TextColumn("{task.fields[status]}"))
+    columns = (
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
     with Progress(*columns, console=stderr) as progress:
         task = progress.add_task("train", total=total_steps, status="starting")
 
@@ -41,8 +47,10 @@ def _training_progress(total_steps: int):
                 progress.update(task, completed=step)
                 return
             h, l = record["depth"]
-            status = (f"loss {record['loss']:.3f} cell {record['cell_accuracy']:.3f} "
-                      f"grid {record['grid_accuracy']:.3f} depth ({h},{l}) {record['samples_per_s']:,.0f}/s")
+            status = (
+                f"loss {record['loss']:.3f} cell {record['cell_accuracy']:.3f} "
+                f"grid {record['grid_accuracy']:.3f} depth ({h},{l}) {record['samples_per_s']:,.0f}/s"
+            )
             progress.update(task, completed=step, status=status)
 
         yield (lambda line: progress.console.print(line, markup=False)), on_step

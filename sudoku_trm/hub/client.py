@@ -44,8 +44,7 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 # classes are the non-builtin bases of HfHubHTTPError, so network failures are caught without
 # importing that library here.
 _HTTP_LIBRARY_ERRORS = tuple(
-    base for base in HfHubHTTPError.__mro__[1:]
-    if base.__module__.split(".")[0] not in ("builtins", "huggingface_hub")
+    base for base in HfHubHTTPError.__mro__[1:] if base.__module__.split(".")[0] not in ("builtins", "huggingface_hub")
 )
 
 
@@ -91,8 +90,11 @@ def open_repo(
     with _hub_errors(repo_id, repo_type, revision, None, cache, offline):
         if offline:
             # A cached snapshot folder is named by its commit and holds the files downloaded so far.
-            folder = Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision, cache_dir=cache,
-                                            local_files_only=True))
+            folder = Path(
+                snapshot_download(
+                    repo_id, repo_type=repo_type, revision=revision, cache_dir=cache, local_files_only=True
+                )
+            )
             files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
             return RepoSnapshot(repo_id, repo_type, revision, folder.name, tuple(files))
         info = HfApi().repo_info(repo_id, repo_type=repo_type, revision=revision, token=token)
@@ -123,8 +125,10 @@ def fetch_file(
     offline = is_offline(local_files_only)
     with _hub_errors(repo_id, repo_type, revision, filename, cache, offline):
         if force and offline:
-            raise UserError(f"{_where(repo_id, repo_type, revision, filename)}: downloading again (--force) needs the "
-                            "Hub, but HF_HUB_OFFLINE=1 allows only the cache; run without HF_HUB_OFFLINE")
+            raise UserError(
+                f"{_where(repo_id, repo_type, revision, filename)}: downloading again (--force) needs the "
+                "Hub, but HF_HUB_OFFLINE=1 allows only the cache; run without HF_HUB_OFFLINE"
+            )
         common = dict(repo_type=repo_type, revision=revision, cache_dir=cache, token=token)
         if local_dir is None:
             return Path(hf_hub_download(repo_id, filename, force_download=force, local_files_only=offline, **common))
@@ -172,8 +176,9 @@ def _first_line(error: BaseException) -> str:
 
 
 @contextmanager
-def _hub_errors(repo_id: str, repo_type: str, revision: str | None, filename: str | None, cache: Path,
-                offline: bool) -> Iterator[None]:
+def _hub_errors(
+    repo_id: str, repo_type: str, revision: str | None, filename: str | None, cache: Path, offline: bool
+) -> Iterator[None]:
     """Turn whatever huggingface_hub raises into one actionable line. Order matters: the error
     classes nest (GatedRepoError is a RepositoryNotFoundError, every HTTP error is an OSError)."""
     where = _where(repo_id, repo_type, revision, filename)
@@ -183,20 +188,28 @@ def _hub_errors(repo_id: str, repo_type: str, revision: str | None, filename: st
     except UserError:
         raise
     except GatedRepoError:
-        raise UserError(f"{where}: the repo is gated; accept its licence at {url} and log in with "
-                        "`hf auth login` (or set HF_TOKEN)") from None
+        raise UserError(
+            f"{where}: the repo is gated; accept its licence at {url} and log in with `hf auth login` (or set HF_TOKEN)"
+        ) from None
     except RepositoryNotFoundError:
-        raise UserError(f"{where}: no such {repo_type} repo on the Hub, or it is private; check the repo id "
-                        "(owner/name), or log in with `hf auth login` if you have access") from None
+        raise UserError(
+            f"{where}: no such {repo_type} repo on the Hub, or it is private; check the repo id "
+            "(owner/name), or log in with `hf auth login` if you have access"
+        ) from None
     except RevisionNotFoundError:
-        raise UserError(f"{where}: the repo has no revision {revision!r}; check --revision "
-                        "(a branch, tag or commit hash)") from None
+        raise UserError(
+            f"{where}: the repo has no revision {revision!r}; check --revision (a branch, tag or commit hash)"
+        ) from None
     except LocalEntryNotFoundError:  # before EntryNotFoundError, which it subclasses
         if offline:
-            raise UserError(f"{where}: not in the Hugging Face cache ({cache}) and HF_HUB_OFFLINE=1 allows only "
-                            "the cache; run without HF_HUB_OFFLINE to download it") from None
-        raise UserError(f"{where}: the Hub cannot be reached and nothing is cached; check your connection "
-                        "(or HF_ENDPOINT and proxy settings) and retry") from None
+            raise UserError(
+                f"{where}: not in the Hugging Face cache ({cache}) and HF_HUB_OFFLINE=1 allows only "
+                "the cache; run without HF_HUB_OFFLINE to download it"
+            ) from None
+        raise UserError(
+            f"{where}: the Hub cannot be reached and nothing is cached; check your connection "
+            "(or HF_ENDPOINT and proxy settings) and retry"
+        ) from None
     except EntryNotFoundError:
         raise UserError(f"{where}: no such file in the repo; see {url}/tree/{revision or DEFAULT_REVISION}") from None
     except HFValidationError as error:
@@ -215,11 +228,14 @@ def _hub_errors(repo_id: str, repo_type: str, revision: str | None, filename: st
             hint = f"the Hub request failed ({_first_line(error)})"
         raise UserError(f"{where}: {hint}") from None
     except (ConnectionError, TimeoutError, *_HTTP_LIBRARY_ERRORS) as error:
-        raise UserError(f"{where}: cannot reach the Hugging Face Hub ({type(error).__name__}: {_first_line(error)}); "
-                        "check your connection, or set HF_HUB_OFFLINE=1 to use the cache") from None
+        raise UserError(
+            f"{where}: cannot reach the Hugging Face Hub ({type(error).__name__}: {_first_line(error)}); "
+            "check your connection, or set HF_HUB_OFFLINE=1 to use the cache"
+        ) from None
     except OSError as error:  # disk: permissions, space, a read-only cache
-        raise UserError(f"{where}: {error.strerror or _first_line(error)}"
-                        f"{f' ({error.filename})' if error.filename else ''}") from None
+        raise UserError(
+            f"{where}: {error.strerror or _first_line(error)}{f' ({error.filename})' if error.filename else ''}"
+        ) from None
 
 
 # -- models: what TRM.from_pretrained and push_to_hub call --------------------------------------------
@@ -242,8 +258,15 @@ def fetch_model(
     return paths[0].parent
 
 
-def push_folder(folder: Path, repo_id: str, *, private: bool | None = None, token: str | None = None,
-                commit_message: str = "Upload sudoku-trm model", branch: str | None = None) -> str:
+def push_folder(
+    folder: Path,
+    repo_id: str,
+    *,
+    private: bool | None = None,
+    token: str | None = None,
+    commit_message: str = "Upload sudoku-trm model",
+    branch: str | None = None,
+) -> str:
     """Upload an exported model folder to a model repo (created if missing); returns the commit URL."""
     offline = is_offline()
     with _hub_errors(repo_id, "model", branch, None, cache_dir_for(), offline):

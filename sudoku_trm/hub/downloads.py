@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from sudoku_trm.hub import client as hub
 from sudoku_trm.errors import UserError
-from sudoku_trm.model.weights import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, load_weights
 from sudoku_trm.files import atomic_write
+from sudoku_trm.hub import client as hub
 from sudoku_trm.hub.repos import DATA_FILES, DEFAULT_DATA_DIR, DEFAULT_DATA_REPO, DEFAULT_WEIGHTS_REPO
+from sudoku_trm.model.weights import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, load_weights
 from sudoku_trm.sudoku.puzzles import QUESTION_COLUMNS
 
 WEIGHTS_ROOT = Path("weights")
@@ -84,8 +84,9 @@ def download_weights(
     checkpoint_path, config_path = hub.fetch_files(repo_id, [checkpoint_name, config_name], **fetch)
     from sudoku_trm.hub.importing import convert_reference  # imports yaml: only when converting
 
-    model = convert_reference(checkpoint_path, config_path, directory,
-                              source=f"{snapshot.describe()}: {checkpoint_name} + {config_name}")
+    model = convert_reference(
+        checkpoint_path, config_path, directory, source=f"{snapshot.describe()}: {checkpoint_name} + {config_name}"
+    )
     return WeightsDownload(directory, snapshot, (checkpoint_name, config_name), True, model.count_parameters())
 
 
@@ -101,15 +102,19 @@ def _reference_files(snapshot: hub.RepoSnapshot, checkpoint: str | None) -> tupl
         chosen = max(candidates, key=_checkpoint_rank)
     else:
         listed = ", ".join(snapshot.files[:8]) + (", ..." if len(snapshot.files) > 8 else "") or "none cached"
-        raise UserError(f"{snapshot.describe()}: neither our layout ({CONFIG_NAME} + {WEIGHTS_NAME}) nor a TRM "
-                        f"reference checkpoint (pytorch_model.bin or step_N beside config.yaml); files: {listed}")
+        raise UserError(
+            f"{snapshot.describe()}: neither our layout ({CONFIG_NAME} + {WEIGHTS_NAME}) nor a TRM "
+            f"reference checkpoint (pytorch_model.bin or step_N beside config.yaml); files: {listed}"
+        )
     folder = posixpath.dirname(chosen)
     for name in _REFERENCE_CONFIGS:
         config = posixpath.join(folder, name)
         if config in snapshot.files:
             return chosen, config
-    raise UserError(f"{snapshot.describe()}: {chosen} has no {' or '.join(_REFERENCE_CONFIGS)} beside it "
-                    "(its architecture settings)")
+    raise UserError(
+        f"{snapshot.describe()}: {chosen} has no {' or '.join(_REFERENCE_CONFIGS)} beside it "
+        "(its architecture settings)"
+    )
 
 
 def _checkpoint_rank(name: str) -> tuple[int, int, int]:
@@ -135,8 +140,15 @@ def download_data(
     if missing and not hub.is_offline():  # offline, fetch_file says the file is not cached
         raise UserError(f"{snapshot.describe()}: no file {missing[0]} (files: {', '.join(snapshot.files) or 'none'})")
     paths = tuple(
-        hub.fetch_file(repo_id, name, repo_type="dataset", revision=snapshot.commit, local_dir=directory,
-                       force=force, cache_dir=cache_dir)
+        hub.fetch_file(
+            repo_id,
+            name,
+            repo_type="dataset",
+            revision=snapshot.commit,
+            local_dir=directory,
+            force=force,
+            cache_dir=cache_dir,
+        )
         for name in files
     )
     for path in paths:
@@ -151,5 +163,6 @@ def _check_puzzle_csv(path: Path) -> None:
         header = handle.readline().strip()
     columns = [c.strip().strip('"').lower() for c in header.split(",")]
     if not any(c in QUESTION_COLUMNS for c in columns):
-        raise UserError(f"{path}: not a puzzle CSV (header {header[:80]!r} has no column "
-                        f"{' / '.join(QUESTION_COLUMNS)})")
+        raise UserError(
+            f"{path}: not a puzzle CSV (header {header[:80]!r} has no column {' / '.join(QUESTION_COLUMNS)})"
+        )

@@ -18,12 +18,12 @@ from typing import Any, Mapping
 import torch
 import yaml
 
-from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.errors import UserError
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.tokens import VOCAB_SIZE
+from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import export_weights, model_card
 from sudoku_trm.sudoku.grid import CELLS
-from sudoku_trm.model.trm import TRM
-from sudoku_trm.model.tokens import VOCAB_SIZE
 
 # The reference saves the compiled module (`_orig_mod.` from torch.compile) wrapped in its loss head
 # (`model.`) around the ACT wrapper (`inner.`). With DISABLE_COMPILE=1 the first part is missing.
@@ -57,8 +57,16 @@ _FIELDS = {
 }
 # Required by the reference's config class (no default there); the data-derived sizes are not in the
 # YAML at all (the reference reads them from its dataset) and default to Sudoku-Extreme's below.
-_REQUIRED = ("hidden_size", "L_layers", "H_cycles", "L_cycles", "expansion", "num_heads", "halt_max_steps",
-             "halt_exploration_prob")
+_REQUIRED = (
+    "hidden_size",
+    "L_layers",
+    "H_cycles",
+    "L_cycles",
+    "expansion",
+    "num_heads",
+    "halt_max_steps",
+    "halt_exploration_prob",
+)
 # Accepted and ignored, with the reason.
 _IGNORED = {
     "name",  # checked separately: must be a TRM
@@ -69,15 +77,49 @@ _IGNORED = {
 }
 # Checked or translated one by one in reference_config_to_model_config.
 _SPECIAL = {"seq_len", "puzzle_emb_ndim", "puzzle_emb_len", "mlp_t", "pos_encodings", "no_ACT_continue"}
-_INTEGERS = {"hidden_size", "L_layers", "num_heads", "H_cycles", "L_cycles", "halt_max_steps", "vocab_size",
-             "num_puzzle_identifiers", "seq_len", "puzzle_emb_ndim", "puzzle_emb_len"}
+_INTEGERS = {
+    "hidden_size",
+    "L_layers",
+    "num_heads",
+    "H_cycles",
+    "L_cycles",
+    "halt_max_steps",
+    "vocab_size",
+    "num_puzzle_identifiers",
+    "seq_len",
+    "puzzle_emb_ndim",
+    "puzzle_emb_len",
+}
 _NUMBERS = {"rope_theta", "expansion", "rms_norm_eps", "halt_exploration_prob"}
 # The reference's training settings (all_config.yaml's top level): tolerated in a file without `arch:`.
 _TRAINING = {
-    "data_path", "data_paths", "data_paths_test", "evaluators", "global_batch_size", "epochs", "lr", "lr_min_ratio",
-    "lr_warmup_steps", "weight_decay", "beta1", "beta2", "puzzle_emb_lr", "puzzle_emb_weight_decay",
-    "project_name", "run_name", "entity", "load_checkpoint", "checkpoint_path", "seed", "checkpoint_every_eval",
-    "eval_interval", "min_eval_interval", "eval_save_outputs", "ema", "ema_rate", "freeze_weights",
+    "data_path",
+    "data_paths",
+    "data_paths_test",
+    "evaluators",
+    "global_batch_size",
+    "epochs",
+    "lr",
+    "lr_min_ratio",
+    "lr_warmup_steps",
+    "weight_decay",
+    "beta1",
+    "beta2",
+    "puzzle_emb_lr",
+    "puzzle_emb_weight_decay",
+    "project_name",
+    "run_name",
+    "entity",
+    "load_checkpoint",
+    "checkpoint_path",
+    "seed",
+    "checkpoint_every_eval",
+    "eval_interval",
+    "min_eval_interval",
+    "eval_save_outputs",
+    "ema",
+    "ema_rate",
+    "freeze_weights",
 }
 _INTERPOLATION = re.compile(r"\$\{\.?(\w+)\}")  # Hydra's `${.hidden_size}`, as in config/arch/trm.yaml
 
@@ -123,7 +165,9 @@ def reference_config_to_model_config(data: Mapping[str, Any]) -> ModelConfig:
         if (integer or number) and (isinstance(value, bool) or not isinstance(value, int if integer else (int, float))):
             raise UserError(f"setting {key!r} must be {'an integer' if integer else 'a number'}, got {value!r}")
 
-    values = {field: float(arch[key]) if key in _NUMBERS else arch[key] for key, field in _FIELDS.items() if key in arch}
+    values = {
+        field: float(arch[key]) if key in _NUMBERS else arch[key] for key, field in _FIELDS.items() if key in arch
+    }
     values.setdefault("vocab_size", VOCAB_SIZE)
     values.setdefault("num_puzzle_ids", 1)  # Sudoku-Extreme uses a single puzzle id
     values["mixer"] = _mixer(arch)
@@ -132,8 +176,10 @@ def reference_config_to_model_config(data: Mapping[str, Any]) -> ModelConfig:
     if values["vocab_size"] != VOCAB_SIZE:
         raise UserError(f"vocab_size {values['vocab_size']}: Sudoku's tokens need {VOCAB_SIZE} (pad, blank, 1-9)")
     if not arch.get("no_ACT_continue", True):
-        raise UserError("no_ACT_continue: false (Q-learning halting with a continue logit) is not supported; "
-                        "this model halts on the halt logit alone")
+        raise UserError(
+            "no_ACT_continue: false (Q-learning halting with a continue logit) is not supported; "
+            "this model halts on the halt logit alone"
+        )
     ndim = arch.get("puzzle_emb_ndim", 0)  # the reference's default: no puzzle embedding
     if ndim <= 0:
         raise UserError(f"puzzle_emb_ndim {ndim!r}: a model without a puzzle embedding is not supported")
@@ -170,8 +216,11 @@ def _mixer(arch: Mapping[str, Any]) -> str:
 
 
 def _more(names: list[str]) -> str:
-    return f" (and {len(names) - 1} more: {', '.join(names[1:4])}{', ...' if len(names) > 4 else ''})" \
-        if len(names) > 1 else ""
+    return (
+        f" (and {len(names) - 1} more: {', '.join(names[1:4])}{', ...' if len(names) > 4 else ''})"
+        if len(names) > 1
+        else ""
+    )
 
 
 def read_reference_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -186,15 +235,19 @@ def read_reference_state_dict(path: Path) -> dict[str, torch.Tensor]:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not a torch checkpoint that loads with weights_only=True ({first})") from None
     if not isinstance(state, Mapping) or not state:
-        raise UserError(f"{path}: not a state dict (found {type(state).__name__}); expected the reference's "
-                        "torch.save(model.state_dict()) file")
+        raise UserError(
+            f"{path}: not a state dict (found {type(state).__name__}); expected the reference's "
+            "torch.save(model.state_dict()) file"
+        )
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise UserError(f"{path}: not a flat state dict: entry {bad[0]!r} is not a tensor{_more(bad)}")
     prefix = next((p for p in PREFIXES if any(k.startswith(p) for k in state)), None)
     if prefix is None:
-        raise UserError(f"{path}: no key starts with {REFERENCE_PREFIX!r} (first key {next(iter(state))!r}); "
-                        "not a TRM reference checkpoint")
+        raise UserError(
+            f"{path}: no key starts with {REFERENCE_PREFIX!r} (first key {next(iter(state))!r}); "
+            "not a TRM reference checkpoint"
+        )
     outside = [k for k in state if not k.startswith(prefix)]
     if outside:
         raise UserError(f"{path}: unexpected key {outside[0]!r}{_more(outside)}: outside the model ({prefix}...)")
@@ -210,17 +263,24 @@ def load_reference(checkpoint: Path, config_path: Path) -> TRM:
     expected = model.state_dict()
     missing = [k for k in expected if k not in tensors]
     if missing:
-        raise UserError(f"{checkpoint}: missing key {REFERENCE_PREFIX}{missing[0]} "
-                        f"(shape {_shape(expected[missing[0]])}){_more(missing)}")
+        raise UserError(
+            f"{checkpoint}: missing key {REFERENCE_PREFIX}{missing[0]} "
+            f"(shape {_shape(expected[missing[0]])}){_more(missing)}"
+        )
     unexpected = [k for k in tensors if k not in expected]
     if unexpected:
-        raise UserError(f"{checkpoint}: unexpected key {REFERENCE_PREFIX}{unexpected[0]} "
-                        f"(shape {_shape(tensors[unexpected[0]])}){_more(unexpected)}: not in a TRM with {config_path.name}'s settings")
+        raise UserError(
+            f"{checkpoint}: unexpected key {REFERENCE_PREFIX}{unexpected[0]} "
+            f"(shape {_shape(tensors[unexpected[0]])}){_more(unexpected)}: "
+            f"not in a TRM with {config_path.name}'s settings"
+        )
     for key, ours in expected.items():
         theirs = tensors[key]
         if theirs.shape != ours.shape:
-            raise UserError(f"{checkpoint}: {REFERENCE_PREFIX}{key} has shape {_shape(theirs)} in the checkpoint "
-                            f"but {_shape(ours)} in a model built from {config_path.name}")
+            raise UserError(
+                f"{checkpoint}: {REFERENCE_PREFIX}{key} has shape {_shape(theirs)} in the checkpoint "
+                f"but {_shape(ours)} in a model built from {config_path.name}"
+            )
         if not theirs.is_floating_point():
             raise UserError(f"{checkpoint}: {REFERENCE_PREFIX}{key} holds {theirs.dtype}, not floating-point weights")
     # The reference keeps H_init / L_init in its forward dtype (bf16); parameters here are fp32.

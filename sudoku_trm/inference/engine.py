@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from sudoku_trm.model.devices import autocast_for
-from sudoku_trm.sudoku.grid import CELLS
 from sudoku_trm.model.readout import best_digits, says_halt
-from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.tokens import to_tokens
+from sudoku_trm.model.trm import TRM
+from sudoku_trm.sudoku.grid import CELLS
+
 
 @dataclass(frozen=True)
 class InferenceConfig:
@@ -57,9 +58,17 @@ class Solutions:
         def pick(a):
             return None if a is None else a[rows]
 
-        return Solutions(self.puzzles[rows], self.answers[rows], self.confidence[rows], self.steps[rows],
-                         self.halted[rows], self.halt_probabilities[rows], self.seconds,
-                         pick(self.trace_answers), pick(self.trace_confidence))
+        return Solutions(
+            self.puzzles[rows],
+            self.answers[rows],
+            self.confidence[rows],
+            self.steps[rows],
+            self.halted[rows],
+            self.halt_probabilities[rows],
+            self.seconds,
+            pick(self.trace_answers),
+            pick(self.trace_confidence),
+        )
 
     @staticmethod
     def concat(parts: list["Solutions"]) -> "Solutions":
@@ -70,8 +79,11 @@ class Solutions:
             missing = width - a.shape[1]
             if not missing:
                 return a
-            pad = np.full((a.shape[0], missing) + a.shape[2:], fill, a.dtype) if fill is not None \
+            pad = (
+                np.full((a.shape[0], missing) + a.shape[2:], fill, a.dtype)
+                if fill is not None
                 else np.repeat(a[:, -1:], missing, axis=1)
+            )
             return np.concatenate([a, pad], axis=1)
 
         traced = all(p.trace_answers is not None for p in parts)

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sudoku_trm.sudoku.puzzle_sets import PuzzleSet
-from sudoku_trm.sudoku.grid import valid_solutions
 from sudoku_trm.inference.engine import InferenceConfig, Solutions, solve
 from sudoku_trm.model.readout import HALT_PROBABILITY
 from sudoku_trm.model.trm import TRM
+from sudoku_trm.sudoku.grid import valid_solutions
+from sudoku_trm.sudoku.puzzle_sets import PuzzleSet
 
 
 @dataclass
@@ -64,8 +64,13 @@ def at_halting_step(solutions: Solutions) -> Solutions:
     stop = np.where(says_halt.any(1), says_halt.argmax(1), last)
     rows = np.arange(len(solutions))
     return Solutions(
-        solutions.puzzles, solutions.trace_answers[rows, stop], solutions.trace_confidence[rows, stop].astype(np.float32),
-        stop + 1, says_halt.any(1), solutions.halt_probabilities, solutions.seconds,
+        solutions.puzzles,
+        solutions.trace_answers[rows, stop],
+        solutions.trace_confidence[rows, stop].astype(np.float32),
+        stop + 1,
+        says_halt.any(1),
+        solutions.halt_probabilities,
+        solutions.seconds,
     )
 
 

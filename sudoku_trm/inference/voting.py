@@ -14,10 +14,10 @@ from typing import Callable
 
 import numpy as np
 
-from sudoku_trm.sudoku import augment
-from sudoku_trm.sudoku.grid import CELLS, valid_solutions
 from sudoku_trm.inference.engine import InferenceConfig, Solutions, solve
 from sudoku_trm.model.trm import TRM
+from sudoku_trm.sudoku import augment
+from sudoku_trm.sudoku.grid import CELLS, valid_solutions
 
 
 @dataclass
@@ -60,10 +60,15 @@ def map_back(solutions: Solutions, symmetries: augment.Symmetries) -> Solutions:
     """Every per-cell array of `solutions` (of the copies) in the original puzzles' orientation."""
     undo = augment.inverse(symmetries)
     return Solutions(
-        _undo(solutions.puzzles, undo, True), _undo(solutions.answers, undo, True),
-        _undo(solutions.confidence, undo, False), solutions.steps, solutions.halted,
-        solutions.halt_probabilities, solutions.seconds,
-        _undo_steps(solutions.trace_answers, undo, True), _undo_steps(solutions.trace_confidence, undo, False),
+        _undo(solutions.puzzles, undo, True),
+        _undo(solutions.answers, undo, True),
+        _undo(solutions.confidence, undo, False),
+        solutions.steps,
+        solutions.halted,
+        solutions.halt_probabilities,
+        solutions.seconds,
+        _undo_steps(solutions.trace_answers, undo, True),
+        _undo_steps(solutions.trace_confidence, undo, False),
     )
 
 

@@ -76,16 +76,28 @@ class ModelConfig(DictConfig):
     def __post_init__(self) -> None:
         if self.mixer not in MIXERS:
             raise ValueError(f"mixer must be one of {MIXERS}, got {self.mixer!r}")
-        positive = ("hidden_size", "num_layers", "num_heads", "seq_len", "vocab_size", "puzzle_emb_len",
-                    "num_puzzle_ids", "H_cycles", "L_cycles", "halt_max_steps")
+        positive = (
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "seq_len",
+            "vocab_size",
+            "puzzle_emb_len",
+            "num_puzzle_ids",
+            "H_cycles",
+            "L_cycles",
+            "halt_max_steps",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.mixer == "attention" and (self.hidden_size % self.num_heads or self.head_dim % 2):
             raise ValueError("attention needs hidden_size divisible by num_heads and an even head size")
         if not 1 <= self.puzzle_emb_dim <= self.puzzle_emb_len * self.hidden_size:
-            raise ValueError(f"puzzle_emb_ndim {self.puzzle_emb_dim} does not fit "
-                             f"{self.puzzle_emb_len} prefix tokens of {self.hidden_size}")
+            raise ValueError(
+                f"puzzle_emb_ndim {self.puzzle_emb_dim} does not fit "
+                f"{self.puzzle_emb_len} prefix tokens of {self.hidden_size}"
+            )
         if not 0.0 <= self.halt_exploration_prob <= 1.0:
             raise ValueError("halt_exploration_prob must lie in [0, 1]")
 

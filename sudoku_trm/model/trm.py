@@ -46,7 +46,7 @@ from sudoku_trm.model.config import ModelConfig
 # requested std exactly (torch's trunc_normal_ alone comes out ~12% narrow).
 _TRUNC = 2.0
 _TRUNC_STD = math.sqrt(
-    1 - 2 * _TRUNC * math.exp(-_TRUNC**2 / 2) / math.sqrt(2 * math.pi) / math.erf(_TRUNC / math.sqrt(2))
+    1 - 2 * _TRUNC * math.exp(-(_TRUNC**2) / 2) / math.sqrt(2 * math.pi) / math.erf(_TRUNC / math.sqrt(2))
 )
 
 
@@ -320,9 +320,15 @@ class TRM(nn.Module):
         if not source.is_dir():
             from sudoku_trm.hub.client import fetch_model
 
-            source = fetch_model(str(name_or_path), [CONFIG_NAME, WEIGHTS_NAME], revision=revision,
-                                 cache_dir=cache_dir, force_download=force_download,
-                                 local_files_only=local_files_only, token=token)
+            source = fetch_model(
+                str(name_or_path),
+                [CONFIG_NAME, WEIGHTS_NAME],
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                local_files_only=local_files_only,
+                token=token,
+            )
         return load_weights(source, device=map_location, model_class=cls)
 
     def save_pretrained(self, directory: str | Path, training: dict | None = None) -> None:

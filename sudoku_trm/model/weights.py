@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
+from sudoku_trm.errors import UserError
 from sudoku_trm.files import atomic_write
 from sudoku_trm.model.config import ModelConfig
-from sudoku_trm.errors import UserError
 from sudoku_trm.model.trm import TRM
 
 # The shipped default model: weights/ beside the package (an editable or source install), unless the
@@ -41,12 +41,19 @@ def export_weights(model: TRM, directory: Path, training: dict | None = None, ca
 def model_card(model: TRM, training: dict | None = None) -> str:
     """The model card (README.md): Hub metadata, size, how to load it, and the training record if given."""
     lines = [
-        "---", "library_name: sudoku-trm", "tags: [sudoku, tiny-recursive-model, cgar]", "---", "",
-        "# sudoku-trm model", "",
+        "---",
+        "library_name: sudoku-trm",
+        "tags: [sudoku, tiny-recursive-model, cgar]",
+        "---",
+        "",
+        "# sudoku-trm model",
+        "",
         f"A Tiny Recursive Model with {model.count_parameters(trainable_only=False):,} parameters "
-        f"({model.config.mixer} mixer, hidden {model.config.hidden_size}).", "",
+        f"({model.config.mixer} mixer, hidden {model.config.hidden_size}).",
+        "",
         "Load it with `sudoku_trm.model.weights.load_weights(directory)` or "
-        "`sudoku_trm.model.trm.TRM.from_pretrained(directory or repo id)`.", "",
+        "`sudoku_trm.model.trm.TRM.from_pretrained(directory or repo id)`.",
+        "",
     ]
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2, default=str), "```", ""]
@@ -59,8 +66,10 @@ def resolve_weights_dir(weights: Path | None) -> Path:
         return Path(weights)
     directory = Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR)
     if not (directory / CONFIG_NAME).is_file():
-        raise UserError(f"{directory}: no default model there; pass --weights DIR or set {WEIGHTS_ENV} "
-                        "(`sudoku-trm download weights` fetches one into weights/trm-cgar-sudoku)")
+        raise UserError(
+            f"{directory}: no default model there; pass --weights DIR or set {WEIGHTS_ENV} "
+            "(`sudoku-trm download weights` fetches one into weights/trm-cgar-sudoku)"
+        )
     return directory
 
 
@@ -94,13 +103,17 @@ def load_weights(directory: Path, device: str | torch.device = "cpu", model_clas
 
 def _misfit(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor]) -> str | None:
     """The first way `tensors` fails to fill a model holding `expected`, named by key; None when they fit."""
-    for kind, keys in (("missing key", [k for k in expected if k not in tensors]),
-                       ("unexpected key", [k for k in tensors if k not in expected])):
+    for kind, keys in (
+        ("missing key", [k for k in expected if k not in tensors]),
+        ("unexpected key", [k for k in tensors if k not in expected]),
+    ):
         if keys:
             more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
             return f"{kind} {keys[0]}{more}"
     for key, ours in expected.items():
         if tensors[key].shape != ours.shape:
-            return (f"{key} has shape {list(tensors[key].shape)} in the file "
-                    f"but {list(ours.shape)} in a model built from the config")
+            return (
+                f"{key} has shape {list(tensors[key].shape)} in the file "
+                f"but {list(ours.shape)} in a model built from the config"
+            )
     return None

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sudoku_trm.sudoku import solver
 from sudoku_trm.errors import InputError
+from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.puzzles import Puzzle, format_line, read_puzzles
 
 SEVERAL = 2  # search stops at this many solutions: enough to prove a puzzle is not unique

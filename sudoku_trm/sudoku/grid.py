@@ -20,8 +20,9 @@ _ROWS = [[r * 9 + c for c in range(9)] for r in range(9)]
 _COLUMNS = [[r * 9 + c for r in range(9)] for c in range(9)]
 _BOXES = [[(br * 3 + r) * 9 + bc * 3 + c for r in range(3) for c in range(3)] for br in range(3) for bc in range(3)]
 UNITS = np.array(_ROWS + _COLUMNS + _BOXES, dtype=np.int64)  # (27, 9) cell indices
-UNIT_NAMES = tuple([f"row {i + 1}" for i in range(9)] + [f"column {i + 1}" for i in range(9)]
-                   + [f"box {i + 1}" for i in range(9)])
+UNIT_NAMES = tuple(
+    [f"row {i + 1}" for i in range(9)] + [f"column {i + 1}" for i in range(9)] + [f"box {i + 1}" for i in range(9)]
+)
 
 
 def cell_name(cell: int) -> str:
@@ -74,7 +75,9 @@ def answer_problems(puzzle: np.ndarray, answer: np.ndarray) -> list[str]:
     if blanks.size:
         problems.append(f"{blanks.size} cells left blank (first {cell_name(int(blanks[0]))})")
     for cell in changed_givens(puzzle, answer):
-        problems.append(f"given {cell_name(cell)}={int(np.asarray(puzzle).reshape(CELLS)[cell])} changed to {int(answer[cell])}")
+        problems.append(
+            f"given {cell_name(cell)}={int(np.asarray(puzzle).reshape(CELLS)[cell])} changed to {int(answer[cell])}"
+        )
     problems.extend(str(c) for c in find_conflicts(answer))
     return problems
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sudoku_trm.sudoku.checking import check_puzzles
 from sudoku_trm.errors import InputError, UserError
 from sudoku_trm.files import atomic_write
+from sudoku_trm.sudoku.checking import check_puzzles
 from sudoku_trm.sudoku.puzzles import read_puzzles
 
 CACHE_FORMAT = 2  # bump when the cached arrays change meaning
@@ -97,8 +97,10 @@ def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR
         try:
             with np.load(cached) as arrays:
                 # Named by this path: the cache is keyed by content, which another path may share.
-                errors = [InputError(str(m), str(path), int(n) if n >= 0 else None)
-                          for m, n in zip(arrays["error_messages"], arrays["error_lines"])]
+                errors = [
+                    InputError(str(m), str(path), int(n) if n >= 0 else None)
+                    for m, n in zip(arrays["error_messages"], arrays["error_lines"])
+                ]
                 return PuzzleSet(arrays["questions"], arrays["answers"], arrays["ratings"], path.stem, errors)
         except (OSError, ValueError, KeyError):
             pass  # a corrupt cache is rebuilt, never trusted
@@ -106,7 +108,9 @@ def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR
     try:
         errors = puzzle_set.errors  # kept, so a cached load still reports the lines it skipped
         arrays = {
-            "questions": puzzle_set.questions, "answers": puzzle_set.answers, "ratings": puzzle_set.ratings,
+            "questions": puzzle_set.questions,
+            "answers": puzzle_set.answers,
+            "ratings": puzzle_set.ratings,
             "error_messages": np.array([e.message for e in errors], dtype=str),
             "error_lines": np.array([-1 if e.line is None else e.line for e in errors], dtype=np.int64),
         }

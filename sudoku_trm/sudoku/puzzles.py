@@ -32,7 +32,15 @@ from typing import IO, Iterable, Sequence
 import numpy as np
 
 from sudoku_trm.errors import InputError
-from sudoku_trm.sudoku.grid import CELLS, answer_problems, cell_name, changed_givens, find_conflicts, has_conflicts, valid_solutions
+from sudoku_trm.sudoku.grid import (
+    CELLS,
+    answer_problems,
+    cell_name,
+    changed_givens,
+    find_conflicts,
+    has_conflicts,
+    valid_solutions,
+)
 
 STDIN_NAME = "<stdin>"
 BLANK_CHARS = ".0_*xX"

@@ -23,7 +23,6 @@ def stages_for(full: Depth) -> tuple[Depth, ...]:
     return tuple((max(1, round(h * f)), max(1, round(l * f))) for f in (1 / 3, 2 / 3)) + (full,)
 
 
-
 class Curriculum(str, enum.Enum):
     """Which CGAR parts are active. `none`: full depth always, every step weighs 1."""
 
@@ -39,7 +38,6 @@ class Curriculum(str, enum.Enum):
     @property
     def uses_hsw(self) -> bool:
         return self in (Curriculum.HSW, Curriculum.CGAR)
-
 
 
 @dataclass(frozen=True)

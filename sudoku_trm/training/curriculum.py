@@ -41,8 +41,9 @@ class DepthSchedule:
         object.__setattr__(self, "boundaries", tuple(float(b) for b in self.boundaries))
         object.__setattr__(self, "depths", tuple((int(h), int(l)) for h, l in self.depths))
         if len(self.depths) != len(self.boundaries) + 1:
-            raise ValueError(f"{len(self.boundaries)} boundaries need {len(self.boundaries) + 1} depths, "
-                             f"got {len(self.depths)}")
+            raise ValueError(
+                f"{len(self.boundaries)} boundaries need {len(self.boundaries) + 1} depths, got {len(self.depths)}"
+            )
         if any(not 0.0 < b < 1.0 for b in self.boundaries) or list(self.boundaries) != sorted(set(self.boundaries)):
             raise ValueError(f"boundaries must increase strictly within (0, 1), got {self.boundaries}")
         if any(h < 1 or l < 1 for h, l in self.depths):
@@ -61,8 +62,9 @@ class DepthSchedule:
     def mean_block_applications(self, blocks: int = 2) -> float:
         """Average cost of a supervision step over a whole run, in block applications."""
         edges = (0.0, *self.boundaries, 1.0)
-        return sum((hi - lo) * block_applications(h, l, blocks)
-                   for lo, hi, (h, l) in zip(edges, edges[1:], self.depths))
+        return sum(
+            (hi - lo) * block_applications(h, l, blocks) for lo, hi, (h, l) in zip(edges, edges[1:], self.depths)
+        )
 
     def saving(self, blocks: int = 2) -> float:
         """Fraction of block applications saved against running full depth throughout."""

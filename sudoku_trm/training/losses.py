@@ -42,9 +42,7 @@ def supervision_loss(
         cell_correct = logits.argmax(-1) == labels
         grid_correct = cell_correct.all(-1)
     cell_loss = stablemax_cross_entropy(logits, labels).mean(-1)
-    halt_loss = F.binary_cross_entropy_with_logits(
-        halt_logit.float(), grid_correct.float(), reduction="none"
-    )
+    halt_loss = F.binary_cross_entropy_with_logits(halt_logit.float(), grid_correct.float(), reduction="none")
     per_puzzle = cell_loss.float() + halt_loss_weight * halt_loss
     total = (sample_weights * per_puzzle).mean()
     return StepLoss(total, cell_correct, grid_correct)

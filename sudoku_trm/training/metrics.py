@@ -74,16 +74,20 @@ class Throughput:
 
 def step_line(record: dict, total_steps: int) -> str:
     h, l = record["depth"]
-    return (f"step {record['step']}/{total_steps}  loss {record['loss']:.4f}  "
-            f"cell {record['cell_accuracy']:.3f}  grid {record['grid_accuracy']:.3f}  "
-            f"halt {record['halting_accuracy']:.3f}  steps {record['mean_steps']:.1f}  "
-            f"depth ({h},{l})  {record['samples_per_s']:,.0f} samples/s")
+    return (
+        f"step {record['step']}/{total_steps}  loss {record['loss']:.4f}  "
+        f"cell {record['cell_accuracy']:.3f}  grid {record['grid_accuracy']:.3f}  "
+        f"halt {record['halting_accuracy']:.3f}  steps {record['mean_steps']:.1f}  "
+        f"depth ({h},{l})  {record['samples_per_s']:,.0f} samples/s"
+    )
 
 
 def eval_line(step: int, result: dict) -> str:
-    return (f"eval step {step}: grid {result['grid_accuracy']:.4f} (all steps "
-            f"{result['grid_accuracy_all_steps']:.4f})  blank cells {result['cell_accuracy']:.4f}  "
-            f"halt {result['halting_accuracy']:.3f}  steps {result['mean_steps']:.2f}")
+    return (
+        f"eval step {step}: grid {result['grid_accuracy']:.4f} (all steps "
+        f"{result['grid_accuracy_all_steps']:.4f})  blank cells {result['cell_accuracy']:.4f}  "
+        f"halt {result['halting_accuracy']:.3f}  steps {result['mean_steps']:.2f}"
+    )
 
 
 def append_record(path: Path, record: dict) -> None:

@@ -53,8 +53,14 @@ class Slots:
         self.halted = halted & (self.steps >= torch.where(explore, minimum, 0))
 
     def state_dict(self) -> dict[str, Tensor]:
-        return {"y": self.carry.y, "z": self.carry.z, "inputs": self.inputs, "labels": self.labels,
-                "steps": self.steps, "halted": self.halted}
+        return {
+            "y": self.carry.y,
+            "z": self.carry.z,
+            "inputs": self.inputs,
+            "labels": self.labels,
+            "steps": self.steps,
+            "halted": self.halted,
+        }
 
     @staticmethod
     def from_state(state: dict[str, Tensor], device: torch.device) -> Slots:

@@ -62,8 +62,13 @@ def join_processes(config: TrainConfig) -> tuple[int, int, torch.device]:
 
 def curriculum_plan(config: TrainConfig, model_config: ModelConfig) -> CurriculumPlan:
     """Depth (PDC) and loss weights (HSW) per step; the last depth must be the model's full one."""
-    plan = CurriculumPlan(config.curriculum, DepthSchedule(config.pdc_boundaries, config.pdc_depths),
-                          config.hsw_decay, model_config.halt_max_steps, config.hsw_variant)
+    plan = CurriculumPlan(
+        config.curriculum,
+        DepthSchedule(config.pdc_boundaries, config.pdc_depths),
+        config.hsw_decay,
+        model_config.halt_max_steps,
+        config.hsw_variant,
+    )
     if plan.eval_depth != (model_config.H_cycles, model_config.L_cycles):
         raise UserError("the curriculum's last depth must equal the model's full depth (H_cycles, L_cycles)")
     return plan
@@ -80,8 +85,9 @@ def load_data(config: TrainConfig) -> tuple[PuzzleSet, PuzzleSet | None]:
     return train, dev.subset(slice(0, config.dev_limit)) if config.dev_limit else dev
 
 
-def build_model(model_config: ModelConfig, config: TrainConfig, device: torch.device
-                ) -> tuple[TRM, TRM, torch.optim.Optimizer]:
+def build_model(
+    model_config: ModelConfig, config: TrainConfig, device: torch.device
+) -> tuple[TRM, TRM, torch.optim.Optimizer]:
     """The model, its EMA copy and the optimiser; every rank seeds alike, so all start from one init."""
     torch.manual_seed(config.seed)
     model = TRM(model_config).to(device)
@@ -110,8 +116,13 @@ class Trainer:
     """`model` is the TRM being trained and `forward` what calls it (DDP, compile); `ema` its moving
     average, which is evaluated and exported; `slots` the puzzles in flight; `step` the steps done."""
 
-    def __init__(self, model_config: ModelConfig, config: TrainConfig, log: Callable[[str], None] = print,
-                 on_step: Callable[[int, dict | None], None] | None = None):
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        config: TrainConfig,
+        log: Callable[[str], None] = print,
+        on_step: Callable[[int, dict | None], None] | None = None,
+    ):
         """`log` receives text lines (rank 0 only); `on_step(step, latest record or None)` drives a progress bar."""
         self.model_config, self.config, self.log, self.on_step = model_config, config, log, on_step
         self.rank, self.world, self.device = join_processes(config)
@@ -122,8 +133,13 @@ class Trainer:
         self.model, self.ema, self.optimizer = build_model(model_config, config, self.device)
         self.forward = model_call(self.model, config, self.world, self.device)
         torch.manual_seed(config.seed + self.rank)  # ranks explore halting differently
-        self.stream = TrainingStream(self.train_set, self.local_batch, self.device,
-                                     seed=config.seed + 1000 * self.rank, easier_share=config.easier_share)
+        self.stream = TrainingStream(
+            self.train_set,
+            self.local_batch,
+            self.device,
+            seed=config.seed + 1000 * self.rank,
+            easier_share=config.easier_share,
+        )
         self.slots = Slots.empty(self.model, self.local_batch, self.device)
         self.step = 0  # optimiser steps done
         if config.resume:
@@ -159,8 +175,9 @@ class Trainer:
         # 3. One supervision step; each slot's loss weighs by its own step (HSW); update, then the EMA.
         with autocast_for(self.device, config.bf16):
             slots.carry, logits, halt_logit = self.forward(slots.carry, slots.inputs, h_cycles, l_cycles)
-        loss = supervision_loss(logits, halt_logit, slots.labels, self.plan.weights(slots.steps),
-                                config.halt_loss_weight)
+        loss = supervision_loss(
+            logits, halt_logit, slots.labels, self.plan.weights(slots.steps), config.halt_loss_weight
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         if config.grad_clip:
@@ -198,8 +215,10 @@ class Trainer:
                     speed.restart(self.step)
         except KeyboardInterrupt:
             self.save()
-            raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / CHECKPOINT_NAME}, "
-                              "continue with --resume") from None
+            raise Interrupted(
+                f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / CHECKPOINT_NAME}, "
+                "continue with --resume"
+            ) from None
         self.save()
         if self.step >= config.steps:
             summary["eval"] = self.evaluate_dev()
@@ -213,9 +232,14 @@ class Trainer:
     def log_step(self, values: dict[str, float], samples_per_s: float) -> dict:
         """The figures since the last log line as a metrics.jsonl record and a log line (rank 0); the
         depth and learning rate are the last step's."""
-        record = {"step": self.step, "progress": self.step / self.config.steps,
-                  "depth": list(self.depth(max(self.step - 1, 0))), "lr": self.learning_rate(self.step - 1),
-                  "samples_per_s": samples_per_s, **values}
+        record = {
+            "step": self.step,
+            "progress": self.step / self.config.steps,
+            "depth": list(self.depth(max(self.step - 1, 0))),
+            "lr": self.learning_rate(self.step - 1),
+            "samples_per_s": samples_per_s,
+            **values,
+        }
         if self.rank == 0:
             append_record(self.run_dir / "metrics.jsonl", record)
             self.log(step_line(record, self.config.steps))
@@ -236,12 +260,18 @@ class Trainer:
         """Write the checkpoint atomically (rank 0); every rank must call it, to hand over its own state."""
         ranks = distributed.gather_to_rank0(self._rank_state(), self.rank, self.world)
         if self.rank == 0:
-            save_checkpoint(self.run_dir / CHECKPOINT_NAME, {
-                "model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "step": self.step,
-                "model_config": self.model_config.to_dict(), "train_config": self.config.to_dict(),
-                "ranks": ranks,
-            })
+            save_checkpoint(
+                self.run_dir / CHECKPOINT_NAME,
+                {
+                    "model": self.model.state_dict(),
+                    "ema": self.ema.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "step": self.step,
+                    "model_config": self.model_config.to_dict(),
+                    "train_config": self.config.to_dict(),
+                    "ranks": ranks,
+                },
+            )
 
     def resume(self) -> None:
         """Continue from the run's checkpoint: weights, EMA, optimiser, step and, on as many processes as
@@ -262,8 +292,11 @@ class Trainer:
 
     def _rank_state(self) -> dict:
         """What differs between ranks: the data stream, the slots and the RNG (halting exploration)."""
-        state = {"stream": self.stream.state_dict(), "slots": self.slots.state_dict(),
-                 "torch_rng": torch.get_rng_state()}
+        state = {
+            "stream": self.stream.state_dict(),
+            "slots": self.slots.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
