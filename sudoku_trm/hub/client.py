@@ -1,4 +1,6 @@
-"""The Hugging Face Hub, behind one thin module: the only one that imports huggingface_hub.
+"""The Hugging Face Hub, behind one thin module: the only one that talks to the Hub.
+
+(model/weights.py also imports huggingface_hub, for its file-format helpers alone: no network.)
 
 Every download goes through `open_repo` (resolve a revision to a commit and list the repo's files)
 and `fetch_file` (one file from that commit). Both respect offline mode at call time: with
@@ -243,7 +245,6 @@ def _hub_errors(
 
 def fetch_model(
     repo_id: str,
-    names: Sequence[str],
     *,
     revision: str | None = None,
     cache_dir: str | Path | None = None,
@@ -251,11 +252,24 @@ def fetch_model(
     local_files_only: bool = False,
     token: str | bool | None = None,
 ) -> Path:
-    """The folder of one snapshot of `repo_id` holding the files `names` (all from one commit)."""
+    """The folder of one snapshot of `repo_id` holding an exported model (model/weights.py's layout), all
+    from one commit: config.json and model.safetensors, or config.json, the index and every shard it names."""
+    from sudoku_trm.model.weights import CONFIG_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, shard_names
+
     options = dict(cache_dir=cache_dir, token=token, local_files_only=local_files_only)
-    commit = open_repo(repo_id, revision=revision, **options).commit
-    paths = fetch_files(repo_id, list(names), revision=commit, force=force_download, **options)
-    return paths[0].parent
+    snapshot = open_repo(repo_id, revision=revision, **options)
+    fetch = dict(revision=snapshot.commit, force=force_download, **options)
+    if WEIGHTS_INDEX_NAME not in snapshot.files:
+        # No index: the single file, whose absence fetch_file reports as a missing file of the repo.
+        return fetch_files(repo_id, [CONFIG_NAME, WEIGHTS_NAME], **fetch)[0].parent
+    if WEIGHTS_NAME in snapshot.files:
+        raise UserError(
+            f"{snapshot.describe()}: holds both {WEIGHTS_NAME} and {WEIGHTS_INDEX_NAME} (two exports mixed); "
+            "ask its owner to delete the stale one, or pass --revision"
+        )
+    config, index = fetch_files(repo_id, [CONFIG_NAME, WEIGHTS_INDEX_NAME], **fetch)
+    fetch_files(repo_id, shard_names(index), **fetch)
+    return config.parent
 
 
 def push_folder(
@@ -267,12 +281,23 @@ def push_folder(
     commit_message: str = "Upload sudoku-trm model",
     branch: str | None = None,
 ) -> str:
-    """Upload an exported model folder to a model repo (created if missing); returns the commit URL."""
+    """Upload an exported model folder to a model repo (created if missing), removing the weight files
+    of an earlier push that the folder does not hold; returns the commit URL."""
+    from sudoku_trm.model.weights import WEIGHTS_FILE_PATTERNS
+
     offline = is_offline()
     with _hub_errors(repo_id, "model", branch, None, cache_dir_for(), offline):
         if offline:
             raise UserError(f"{repo_id}: pushing needs the Hub, but HF_HUB_OFFLINE=1 is set")
         api = HfApi(token=token)
         api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message, revision=branch)
+        # upload_folder never deletes by itself: a sharded export pushed over a single-file one (or the
+        # reverse) would leave the repo holding both layouts. Files being uploaded are not deleted.
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            commit_message=commit_message,
+            revision=branch,
+            delete_patterns=list(WEIGHTS_FILE_PATTERNS),
+        )
         return str(getattr(info, "commit_url", info))

@@ -190,7 +190,8 @@ class TRM(nn.Module):
     """Tiny Recursive Model. `forward` runs one supervision step at the depth it is given.
 
     `from_pretrained`, `save_pretrained` and `push_to_hub` read and write the layout of model/weights.py
-    (config.json, model.safetensors, README.md: the one huggingface_hub's PyTorchModelHubMixin uses).
+    (config.json, model.safetensors or its shards and index, README.md: the one huggingface_hub's
+    PyTorchModelHubMixin uses).
     """
 
     def __init__(self, config: ModelConfig | Mapping[str, Any] = ModelConfig()):
@@ -314,7 +315,7 @@ class TRM(nn.Module):
     ) -> "TRM":
         """A model from an exported directory or a Hub repo id, loaded strictly (a missing, extra or
         misshapen tensor is a UserError) and silently."""
-        from sudoku_trm.model.weights import CONFIG_NAME, WEIGHTS_NAME, load_weights
+        from sudoku_trm.model.weights import load_weights
 
         source = Path(name_or_path)
         if not source.is_dir():
@@ -322,7 +323,6 @@ class TRM(nn.Module):
 
             source = fetch_model(
                 str(name_or_path),
-                [CONFIG_NAME, WEIGHTS_NAME],
                 revision=revision,
                 cache_dir=cache_dir,
                 force_download=force_download,
