@@ -49,7 +49,7 @@ _SHARD_FILE = re.compile(r"\w[\w.-]*\.safetensors")
 # Tensor bytes per shard. Under 16 MiB with room for each file's safetensors header (JSON, ~100
 # bytes per tensor); a single tensor larger than the limit still gets a shard of its own.
 SHARD_LIMIT = 15 * 2**20
-# The Hub's own marker in each file: transformers refuses safetensors files without it.
+# The Hub's own marker in each file (save_torch_state_dict writes it; transformers checks it).
 _METADATA = {"format": "pt"}
 
 
@@ -69,7 +69,7 @@ def export_weights(
         shard = {k: tensors[k] for k in keys}
         atomic_write(directory / name, lambda f, shard=shard: f.write(save(shard, metadata=_METADATA)))
     if len(shards) > 1:
-        # The index goes last: until it is in place, a reader still finds the previous layout whole.
+        # The index goes last, so a crash while the shards are written leaves an earlier single file readable.
         index = {
             "metadata": {"total_size": sum(t.numel() * t.element_size() for t in tensors.values())},
             "weight_map": {k: name for name, keys in shards.items() for k in keys},
