@@ -15,6 +15,8 @@ from sudoku_trm.sudoku.grid import CELLS
 
 Mixer = Literal["mlp", "attention"]
 MIXERS: tuple[str, ...] = ("mlp", "attention")
+Mlp = Literal["swiglu", "gated_rms"]
+MLPS: tuple[str, ...] = ("swiglu", "gated_rms")
 
 _C = TypeVar("_C")
 
@@ -60,6 +62,10 @@ class ModelConfig(DictConfig):
     num_heads: int = 8  # attention mixer only
     rope_theta: float = 10000.0  # attention mixer only
     expansion: float = 4.0  # SwiGLU expansion before the 2/3 rule, see swiglu_inner
+    # "swiglu": silu(gate) * value (TRM). "gated_rms": sigmoid(gate) * rms_norm(gate * value), the
+    # Muon-friendly form of "Speed is Confidence" (model/trm.py). Same parameters, so either loads
+    # the other's tensors; the default keeps reference checkpoints importing as they were trained.
+    mlp: Mlp = "swiglu"
     seq_len: int = CELLS  # cells per puzzle
     vocab_size: int = VOCAB_SIZE
     puzzle_emb_len: int = 16  # prefix tokens before the cells
@@ -76,6 +82,8 @@ class ModelConfig(DictConfig):
     def __post_init__(self) -> None:
         if self.mixer not in MIXERS:
             raise ValueError(f"mixer must be one of {MIXERS}, got {self.mixer!r}")
+        if self.mlp not in MLPS:
+            raise ValueError(f"mlp must be one of {MLPS}, got {self.mlp!r}")
         positive = (
             "hidden_size",
             "num_layers",

@@ -8,6 +8,7 @@ each supervision step is its own small backpropagation problem (deep supervision
 
 The network is a stack of post-norm blocks, each mixing positions (a SwiGLU across the sequence
 axis, or RoPE self-attention) and then channels (a SwiGLU). No biases, no learned norm scales.
+ModelConfig.mlp "gated_rms" swaps both SwiGLUs for the Muon-friendly gated form (see `SwiGLU`).
 
 Parameter names follow TRM's reference code, so a published checkpoint loads once hub/importing.py
 has stripped the reference's key prefix. Mapping, reference -> ours:
@@ -75,15 +76,25 @@ def lecun_linear(in_features: int, out_features: int, bias: bool = False) -> nn.
 
 
 class SwiGLU(nn.Module):
-    """silu(gate) * up, then down; gate and up come from one fused projection."""
+    """silu(gate) * up, then down; gate and up come from one fused projection.
 
-    def __init__(self, width: int, inner: int):
+    With `gated_rms` (ModelConfig.mlp "gated_rms", from "Speed is Confidence"): sigmoid(gate) *
+    rms_norm(gate * up) instead. silu(gate) * up is sigmoid(gate) * (gate * up), whose size grows with
+    the weights; Muon's orthogonalised updates move every direction of a matrix by the same amount, so
+    that size is what lets a high Muon learning rate blow up. Normalising the product keeps only its
+    direction, and the sigmoid gate stays bounded. Same parameters as the plain SwiGLU.
+    """
+
+    def __init__(self, width: int, inner: int, gated_rms: bool = False, eps: float = 1e-5):
         super().__init__()
+        self.gated_rms, self.eps = gated_rms, eps
         self.gate_up_proj = lecun_linear(width, 2 * inner)
         self.down_proj = lecun_linear(inner, width)
 
     def forward(self, x: Tensor) -> Tensor:
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        if self.gated_rms:
+            return self.down_proj(torch.sigmoid(gate) * rms_norm(gate * up, self.eps))
         return self.down_proj(F.silu(gate) * up)
 
 
@@ -118,11 +129,14 @@ class Block(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.eps = config.rms_norm_eps
+        # The gated form goes into both MLPs, as in "Speed is Confidence"'s MLP-mixer block: the token
+        # mixer is a SwiGLU too, and Muon trains its matrices as well.
+        gated_rms = config.mlp == "gated_rms"
         if config.mixer == "mlp":
-            self.mlp_t = SwiGLU(config.total_len, config.token_mlp_inner)
+            self.mlp_t = SwiGLU(config.total_len, config.token_mlp_inner, gated_rms, self.eps)
         else:
             self.self_attn = Attention(config)
-        self.mlp = SwiGLU(config.hidden_size, config.mlp_inner)
+        self.mlp = SwiGLU(config.hidden_size, config.mlp_inner, gated_rms, self.eps)
 
     def forward(self, x: Tensor, rope: Optional[tuple[Tensor, Tensor]]) -> Tensor:
         if rope is None:
