@@ -23,6 +23,11 @@ def stages_for(full: Depth) -> tuple[Depth, ...]:
     return tuple((max(1, round(h * f)), max(1, round(l * f))) for f in (1 / 3, 2 / 3)) + (full,)
 
 
+OPTIMIZERS: tuple[str, ...] = ("adam_atan2", "adamw", "muon")
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+LOSSES: tuple[str, ...] = ("stablemax", "softmax")
+
+
 class Curriculum(str, enum.Enum):
     """Which CGAR parts are active. `none`: full depth always, every step weighs 1."""
 
@@ -58,15 +63,30 @@ class TrainConfig(DictConfig):
     hsw_decay: float = 0.7
     hsw_variant: str = "per_sample"  # per_sample (the paper) | batch (the public CGAR code)
     steps: int = 20_000  # optimiser steps (each one supervision step for the whole batch)
+    # Minutes of wall time for the whole run (setup, compilation, evaluation and the final save
+    # included): when set, `steps` is ignored and every schedule follows elapsed time / budget.
+    time_budget: float | None = None
     batch_size: int = 768  # global, split over processes
-    optimizer: str = "adam_atan2"  # adam_atan2 | adamw
-    lr: float = 1e-4
-    warmup_steps: int = 2_000
+    # adam_atan2 | adamw | muon (Muon on the blocks' weight matrices, AdamW on every other tensor)
+    optimizer: str = "adam_atan2"
+    lr: float = 1e-4  # Adam-atan2 / AdamW groups
+    lr_schedule: str = "constant"  # constant | cosine (to lr_floor * lr at the last step)
+    lr_floor: float = 0.0  # the cosine's end, as a fraction of each group's learning rate
+    warmup_steps: int = 2_000  # linear warm-up, multiplying the schedule
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = 1.0
-    grad_clip: float | None = None  # max gradient norm; None: no clipping
+    # Muon (optimizer "muon"); defaults are "Speed is Confidence"'s: momentum 0.6 with Nesterov, 3
+    # Newton-Schulz steps, and a decay whose product with the lr (1e-4) matches AdamW's lr x decay.
+    muon_lr: float = 0.02
+    muon_momentum: float = 0.6
+    muon_weight_decay: float = 0.005
+    muon_ns_steps: int = 3
+    grad_clip: float | None = None  # max gradient norm; None or 0: no clipping
     ema_decay: float = 0.999
+    loss: str = "stablemax"  # stablemax | softmax: the cells' cross-entropy
+    label_smoothing: float = 0.0  # share of each cell's target spread over the whole vocabulary
     halt_loss_weight: float = 0.5
+    init_from: str | None = None  # an exported model directory to start from (ignored on resume)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     compile: bool = False  # torch.compile the model (worth it on CUDA)
@@ -81,8 +101,21 @@ class TrainConfig(DictConfig):
         names = [c.value for c in Curriculum]
         if self.curriculum not in names:
             raise ValueError(f"curriculum must be one of {', '.join(names)}, got {self.curriculum!r}")
-        if self.optimizer not in ("adam_atan2", "adamw"):
-            raise ValueError(f"optimizer must be adam_atan2 or adamw, got {self.optimizer!r}")
+        for name, choices in (
+            ("optimizer", OPTIMIZERS),
+            ("lr_schedule", LR_SCHEDULES),
+            ("loss", LOSSES),
+        ):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+        if not 0.0 <= self.lr_floor <= 1.0:
+            raise ValueError(f"lr_floor must lie in [0, 1], got {self.lr_floor}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ValueError(f"time_budget must be a positive number of minutes, got {self.time_budget}")
+        if self.muon_ns_steps < 1:
+            raise ValueError(f"muon_ns_steps must be >= 1, got {self.muon_ns_steps}")
         if not 0.0 <= self.easier_share <= 1.0:
             raise ValueError(f"easier_share must lie in [0, 1], got {self.easier_share}")
         if self.steps < 1 or self.batch_size < 1:
