@@ -36,6 +36,15 @@ def gather_to_rank0(obj, rank: int, world: int) -> list | None:
     return gathered
 
 
+def broadcast_float(value: float, rank: int, world: int, device: torch.device) -> float:
+    """Rank 0's `value` on every rank (a decision all ranks must share, such as a time budget's progress)."""
+    if world == 1:
+        return value
+    tensor = torch.tensor([value if rank == 0 else 0.0], dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())
+
+
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -72,10 +72,12 @@ class Throughput:
         return (step - self.since_step) * self.batch_size / (time.perf_counter() - self.since)
 
 
-def step_line(record: dict, total_steps: int) -> str:
+def step_line(record: dict, total_steps: int | None) -> str:
+    """The log line of a record; `total_steps` None for a run under a time budget, which shows progress."""
     h, l = record["depth"]
+    where = f"{record['step']}/{total_steps}" if total_steps else f"{record['step']} ({record['progress']:.0%})"
     return (
-        f"step {record['step']}/{total_steps}  loss {record['loss']:.4f}  "
+        f"step {where}  loss {record['loss']:.4f}  "
         f"cell {record['cell_accuracy']:.3f}  grid {record['grid_accuracy']:.3f}  "
         f"halt {record['halting_accuracy']:.3f}  steps {record['mean_steps']:.1f}  "
         f"depth ({h},{l})  {record['samples_per_s']:,.0f} samples/s"

@@ -10,14 +10,19 @@ halting rule marks the slots that are done. The refill keeps rows of a freshly d
 `torch.where`, so the GPU always works on a full batch and deciding who leaves needs no host-device
 sync; the host syncs once per log line (training/metrics.py).
 
+Where the run stands is its progress, 0 to 1 (training/schedule.py): step / steps, or under a time
+budget elapsed time / the time left for training, so PDC's depth and the learning-rate schedule always
+complete inside the budget. A run may start from an exported model (`init_from`).
+
 Data parallel under `torchrun`: every rank trains its own slots on its share of the batch and DDP
 averages the gradients (see `model_call`). Checkpoints gather every rank's stream, slots and RNG to
-rank 0, so a resumed run continues bit-for-bit.
+rank 0, so a resumed run continues bit-for-bit (a run by steps: time is not repeatable).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -30,7 +35,7 @@ from sudoku_trm.inference.scores import evaluate
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.devices import autocast_for, resolve_device
 from sudoku_trm.model.trm import TRM, Carry
-from sudoku_trm.model.weights import export_weights
+from sudoku_trm.model.weights import export_weights, load_weights
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_sets
 from sudoku_trm.training import distributed
 from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -38,7 +43,8 @@ from sudoku_trm.training.config import TrainConfig
 from sudoku_trm.training.curriculum import CurriculumPlan, DepthSchedule
 from sudoku_trm.training.losses import supervision_loss
 from sudoku_trm.training.metrics import RunningMetrics, Throughput, append_record, eval_line, step_line
-from sudoku_trm.training.optim import build_optimizer
+from sudoku_trm.training.optim import Optimizer, training_optimizer
+from sudoku_trm.training.schedule import Clock, TimeBudget, lr_factor
 from sudoku_trm.training.slots import Slots
 from sudoku_trm.training.stream import TrainingStream, paper_protocol_set
 
@@ -85,15 +91,31 @@ def load_data(config: TrainConfig) -> tuple[PuzzleSet, PuzzleSet | None]:
     return train, dev.subset(slice(0, config.dev_limit)) if config.dev_limit else dev
 
 
-def build_model(
-    model_config: ModelConfig, config: TrainConfig, device: torch.device
-) -> tuple[TRM, TRM, torch.optim.Optimizer]:
-    """The model, its EMA copy and the optimiser; every rank seeds alike, so all start from one init."""
+def build_model(model_config: ModelConfig, config: TrainConfig, device: torch.device) -> tuple[TRM, TRM, Optimizer]:
+    """The model, its EMA copy and the optimiser; every rank seeds alike, so all start from one init.
+    With `init_from` (and not resuming), model and EMA both start from the exported weights."""
     torch.manual_seed(config.seed)
     model = TRM(model_config).to(device)
+    if config.init_from and not config.resume:
+        model.load_state_dict(exported_state(Path(config.init_from), model_config))
     ema = copy.deepcopy(model).requires_grad_(False)
-    optimizer = build_optimizer(config.optimizer, model.parameters(), config.lr, config.betas, config.weight_decay)
-    return model, ema, optimizer
+    return model, ema, training_optimizer(model, config)
+
+
+def exported_state(directory: Path, model_config: ModelConfig) -> dict[str, Tensor]:
+    """The weights of an exported model (its EMA), refused unless it was built from `model_config`."""
+    exported = load_weights(directory)
+    if exported.config != model_config:
+        field = first_difference(exported.config, model_config)
+        raise UserError(
+            f"{directory}: the exported model has {field} {getattr(exported.config, field)!r}, "
+            f"this run trains {field} {getattr(model_config, field)!r}"
+        )
+    return exported.state_dict()
+
+
+def first_difference(a: ModelConfig, b: ModelConfig) -> str:
+    return next(f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name))
 
 
 def model_call(model: TRM, config: TrainConfig, world: int, device: torch.device) -> ModelCall:
@@ -114,18 +136,24 @@ def update_ema(ema: TRM, model: TRM, decay: float) -> None:
 
 class Trainer:
     """`model` is the TRM being trained and `forward` what calls it (DDP, compile); `ema` its moving
-    average, which is evaluated and exported; `slots` the puzzles in flight; `step` the steps done."""
+    average, which is evaluated and exported; `slots` the puzzles in flight; `step` the steps done;
+    `clock` the run's seconds (carried over a resume) and `budget` its time budget, if any."""
 
     def __init__(
         self,
         model_config: ModelConfig,
         config: TrainConfig,
         log: Callable[[str], None] = print,
-        on_step: Callable[[int, dict | None], None] | None = None,
+        on_step: Callable[[int, float, dict | None], None] | None = None,
+        started: float | None = None,
     ):
-        """`log` receives text lines (rank 0 only); `on_step(step, latest record or None)` drives a progress bar."""
+        """`log` receives text lines (rank 0 only); `on_step(step, progress, latest record or None)` drives
+        a progress bar; `started` is the `time.perf_counter()` reading the run's clock starts from
+        (default: now; the CLI passes its command's start, so that importing torch counts too)."""
         self.model_config, self.config, self.log, self.on_step = model_config, config, log, on_step
         self.rank, self.world, self.device = join_processes(config)
+        self.clock = Clock(self.device, started)  # setup counts against a time budget too
+        self.budget = TimeBudget(config.time_budget, self.clock) if config.time_budget else None
         self.local_batch = config.batch_size // self.world
         self.run_dir = Path(config.runs_dir) / config.name
         self.train_set, self.dev_set = load_data(config)
@@ -142,17 +170,32 @@ class Trainer:
         )
         self.slots = Slots.empty(self.model, self.local_batch, self.device)
         self.step = 0  # optimiser steps done
+        self.step_settings = (0.0, self.plan.depth_at(0.0), 0.0)  # the last step's progress, depth, lr factor
+        self.decided: float | None = None  # under a time budget: the next step's progress, as `run` decided it
         if config.resume:
             self.resume()
 
     # -- schedules -------------------------------------------------------------------------------
 
-    def learning_rate(self, step: int) -> float:
-        """Linear warm-up, then constant (the TRM recipe)."""
-        warmup = self.config.warmup_steps
-        return self.config.lr * min(1.0, (step + 1) / warmup) if warmup else self.config.lr
+    def progress(self) -> float:
+        """Where the next step stands, 0..1: step / steps, or under a time budget elapsed time / the time
+        for training. The last step of a run by steps runs at 1, so every schedule ends on its last value
+        (a time budget does the same for the step it foresees as the last: see `TimeBudget`)."""
+        if self.budget is not None:
+            return self.budget.progress() if self.decided is None else self.decided
+        return 1.0 if self.step >= self.config.steps - 1 else self.step / self.config.steps
+
+    def next_progress(self) -> float | None:
+        """The progress the next step of `run` runs at, or None when the run is done; rank 0 decides
+        for all, since ranks that disagreed on the learning rate or depth would drift apart."""
+        if self.budget is None:
+            return None if self.step >= self.config.steps else self.progress()
+        decided = self.budget.next_progress() if self.rank == 0 else None
+        shared = distributed.broadcast_float(-1.0 if decided is None else decided, self.rank, self.world, self.device)
+        return None if shared < 0 else shared
 
     def depth(self, step: int) -> tuple[int, int]:
+        """The depth at `step` of a run by steps."""
         return self.plan.depth_at(step / self.config.steps)
 
     def ema_decay(self, step: int) -> float:
@@ -164,19 +207,23 @@ class Trainer:
     # -- one optimiser step, and the loop --------------------------------------------------------
 
     def train_step(self, metrics: RunningMetrics) -> None:
-        """One optimiser step: one supervision step for every slot."""
+        """One optimiser step, at `self.progress()`: one supervision step for every slot."""
         slots, config = self.slots, self.config
         # 1. Slots whose puzzle halted at the end of the last step take fresh puzzles.
         slots.refill(self.stream.next_batch(), self.model)
-        # 2. This step's depth (PDC) and learning rate (warm-up).
-        h_cycles, l_cycles = self.depth(self.step)
+        # 2. This step's depth (PDC) and learning rates (warm-up, schedule), from the run's progress.
+        progress = self.progress()
+        h_cycles, l_cycles = self.plan.depth_at(progress)
+        factor = lr_factor(config.lr_schedule, progress, self.step, config.warmup_steps, config.lr_floor)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(self.step)
+            group["lr"] = group["base_lr"] * factor
+        self.step_settings = (progress, (h_cycles, l_cycles), factor)
         # 3. One supervision step; each slot's loss weighs by its own step (HSW); update, then the EMA.
         with autocast_for(self.device, config.bf16):
             slots.carry, logits, halt_logit = self.forward(slots.carry, slots.inputs, h_cycles, l_cycles)
+        weights = self.plan.weights(slots.steps)
         loss = supervision_loss(
-            logits, halt_logit, slots.labels, self.plan.weights(slots.steps), config.halt_loss_weight
+            logits, halt_logit, slots.labels, weights, config.halt_loss_weight, config.loss, config.label_smoothing
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
@@ -192,22 +239,41 @@ class Trainer:
         metrics.add(loss, halt_logit, slots)
 
     def run(self, until: int | None = None) -> dict:
-        """Train to `config.steps` (or stop at `until`), logging, evaluating and checkpointing on schedule.
-        Returns the last logged record, with the final dev evaluation under "eval" when training is done."""
-        config, until = self.config, min(until or self.config.steps, self.config.steps)
+        """Train to `config.steps` or to the end of the time budget (or stop at step `until`), logging,
+        evaluating and checkpointing on schedule. Returns the last logged record, with the final dev
+        evaluation under "eval" when training is done."""
+        config = self.config
         metrics, speed, summary = RunningMetrics(self.device), Throughput(self.step, config.batch_size), {}
+        finished = False
         try:
-            while self.step < until:
-                self.train_step(metrics)  # steps 1-5
-                # 6. Log, evaluate and checkpoint on schedule; samples/s counts training alone.
+            if self.budget is not None:
+                self.time_final_work()
+                speed.restart(self.step)
+            while until is None or self.step < until:
+                progress = self.decided = self.next_progress()
+                if progress is None:
+                    finished = True
+                    break
+                started = self.clock.elapsed()
+                self.train_step(metrics)  # steps 1-5, at `progress`
+                self.clock.step_done()
+                self.decided = None
+                if self.budget is not None:
+                    self.budget.step_seconds = self.clock.elapsed() - started
+                # 6. Log, evaluate and checkpoint on schedule; samples/s counts training alone. The last
+                # step runs at progress 1 (see `progress`); what follows it is the final save and eval.
+                last = progress == 1.0 or self.step == until
+                finished = progress == 1.0
                 record = None
-                if self._every(config.log_every) or self.step == until:
+                if self._every(config.log_every) or last:
                     values = metrics.flush()  # waits for the device, so the clock reads after it
                     summary = record = self.log_step(values, speed.samples_per_s(self.step))
                     speed.restart(self.step)
                 if self.on_step and self.rank == 0:
-                    self.on_step(self.step, record)
-                if self._every(config.eval_every) and self.step < until:
+                    self.on_step(self.step, progress, record)
+                if last:
+                    break
+                if self._every(config.eval_every):
                     self.evaluate_dev()
                     speed.restart(self.step)
                 if self._every(config.checkpoint_every):
@@ -220,9 +286,24 @@ class Trainer:
                 "continue with --resume"
             ) from None
         self.save()
-        if self.step >= config.steps:
+        if finished:
             summary["eval"] = self.evaluate_dev()
         return summary
+
+    def time_final_work(self) -> None:
+        """Under a time budget, before the first step: one dev evaluation (the starting point, logged)
+        and one checkpoint, timed, set the reserve kept back for the same work after the last step."""
+        started = self.clock.elapsed()
+        self.evaluate_dev()
+        evaluated = self.clock.elapsed()
+        self.save()
+        saved = self.clock.elapsed()
+        assert self.budget is not None
+        self.budget.set_reserve(evaluated - started, saved - evaluated)
+        self.log(
+            f"time budget {self.budget.seconds / 60:g} min: {self.budget.reserve:.1f} s kept for the final "
+            f"evaluation and save, {self.budget.horizon - saved:.0f} s left for training"
+        )
 
     def _every(self, interval: int) -> bool:
         return bool(interval) and self.step % interval == 0
@@ -231,18 +312,21 @@ class Trainer:
 
     def log_step(self, values: dict[str, float], samples_per_s: float) -> dict:
         """The figures since the last log line as a metrics.jsonl record and a log line (rank 0); the
-        depth and learning rate are the last step's."""
+        progress, depth and learning rates are the last step's."""
+        progress, depth, factor = self.step_settings
         record = {
             "step": self.step,
-            "progress": self.step / self.config.steps,
-            "depth": list(self.depth(max(self.step - 1, 0))),
-            "lr": self.learning_rate(self.step - 1),
+            "progress": progress,
+            "elapsed_s": self.clock.elapsed(),
+            "depth": list(depth),
+            "lr": self.config.lr * factor,
+            **({"muon_lr": self.config.muon_lr * factor} if self.config.optimizer == "muon" else {}),
             "samples_per_s": samples_per_s,
             **values,
         }
         if self.rank == 0:
             append_record(self.run_dir / "metrics.jsonl", record)
-            self.log(step_line(record, self.config.steps))
+            self.log(step_line(record, None if self.budget else self.config.steps))
         return record
 
     def evaluate_dev(self) -> dict | None:
@@ -267,6 +351,7 @@ class Trainer:
                     "ema": self.ema.state_dict(),
                     "optimizer": self.optimizer.state_dict(),
                     "step": self.step,
+                    "elapsed_seconds": self.clock.elapsed(),
                     "model_config": self.model_config.to_dict(),
                     "train_config": self.config.to_dict(),
                     "ranks": ranks,
@@ -274,16 +359,31 @@ class Trainer:
             )
 
     def resume(self) -> None:
-        """Continue from the run's checkpoint: weights, EMA, optimiser, step and, on as many processes as
-        wrote it, each rank's stream, slots and RNG."""
+        """Continue from the run's checkpoint: weights, EMA, optimiser, step, the clock and, on as many
+        processes as wrote it, each rank's stream, slots and RNG."""
         path = self.run_dir / CHECKPOINT_NAME
         state = load_checkpoint(path)
-        if state["model_config"] != self.model_config.to_dict():
+        try:  # through from_dict, so a checkpoint written before a field existed gets its default
+            same_model = ModelConfig.from_dict(state["model_config"]) == self.model_config
+        except (ValueError, TypeError):
+            same_model = False
+        if not same_model:
             raise UserError(f"{path}: the checkpoint's model config differs from this run's")
+        optimizer = state["train_config"].get("optimizer")
+        if optimizer != self.config.optimizer:
+            raise UserError(
+                f"{path}: the checkpoint was trained with optimizer {optimizer}, this run uses {self.config.optimizer}"
+            )
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
+        # torch restores each group's saved settings; the base learning rates stay this run's, as the
+        # rates did before groups carried them (and checkpoints written before then have none).
+        base_lrs = [group["base_lr"] for group in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
+        for group, base_lr in zip(self.optimizer.param_groups, base_lrs):
+            group["base_lr"] = base_lr
         self.step, ranks = state["step"], state["ranks"]
+        self.clock.add(state.get("elapsed_seconds", 0.0))
         if len(ranks) == self.world:
             self._load_rank_state(ranks[self.rank])
         else:
