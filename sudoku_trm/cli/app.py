@@ -10,6 +10,7 @@ input (or a command that cannot run yet), 2 bad usage (Typer's own), 130 interru
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional
@@ -21,7 +22,9 @@ from sudoku_trm.cli.model_options import ModelOptions, device_name, with_model_o
 from sudoku_trm.cli.terminal import fail, print_error, reports_user_errors, stderr, stdout
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.config import ModelConfig
-from sudoku_trm.training.config import TrainConfig, stages_for
+from sudoku_trm.training.config import TrainConfig
+from sudoku_trm.training.recipes import RECIPES, by_recipe
+from sudoku_trm.training.recipes import configs as recipe_configs
 
 app = typer.Typer(
     name="sudoku-trm",
@@ -47,34 +50,102 @@ def _root(
     """Solve Sudoku with a Tiny Recursive Model (TRM) trained with the CGAR curriculum."""
 
 
-_TRAIN, _MODEL = TrainConfig(), ModelConfig()  # train's defaults are the configs' own
+_TRAIN, _MODEL = TrainConfig(), ModelConfig()  # train's defaults are the configs' own ...
+# ... except where a recipe sets a field: those flags default to None ("not given") and resolve against
+# --recipe, so an explicit flag always wins over the recipe (training/recipes.py holds the table).
+_RECIPE_HELP = "Published settings to start from; explicit flags override them. " + " ".join(
+    f"{name}: {recipe.summary}." for name, recipe in RECIPES.items()
+)
+
+
+def _by_recipe(key: str) -> str:
+    return f"Default by --recipe: {by_recipe(key)}."
 
 
 @app.command()
 @reports_user_errors
 def train(
+    recipe: str = typer.Option("trm", help=_RECIPE_HELP),
     curriculum: str = typer.Option(
         _TRAIN.curriculum, help="none | pdc (depth curriculum) | hsw (step weighting) | cgar (both)."
     ),
     data: List[str] = typer.Option(list(_TRAIN.data), "--data", help="Training puzzle files (repeat)."),
     dev: Optional[str] = typer.Option(_TRAIN.dev, help="Dev file evaluated during training."),
     dev_limit: Optional[int] = typer.Option(_TRAIN.dev_limit, help="Dev puzzles per evaluation (0: all)."),
-    steps: int = typer.Option(_TRAIN.steps, min=1, help="Optimiser steps (one supervision step of the batch each)."),
-    batch_size: int = typer.Option(
-        _TRAIN.batch_size, min=1, help="Global batch (slots), split over torchrun processes."
+    steps: Optional[int] = typer.Option(
+        None, min=1, help=f"Optimiser steps (one supervision step of the batch each). {_by_recipe('steps')}"
     ),
-    lr: float = typer.Option(_TRAIN.lr, help="Peak learning rate."),
-    warmup_steps: int = typer.Option(_TRAIN.warmup_steps, min=0, help="Linear warm-up steps."),
-    optimizer: str = typer.Option(_TRAIN.optimizer, help="adam_atan2 | adamw."),
-    weight_decay: float = typer.Option(_TRAIN.weight_decay, min=0.0),
-    grad_clip: Optional[float] = typer.Option(_TRAIN.grad_clip, help="Clip the gradient norm to this (default: off)."),
+    time_budget: Optional[float] = typer.Option(
+        None,
+        min=0.0,
+        metavar="MINUTES",
+        help="Train for this long instead of --steps: setup, compilation and evaluation count, the depth "
+        "curriculum and the learning-rate schedule follow elapsed time, and the final save and --export "
+        "fit inside (time for them is kept back, measured at the start). --resume continues the clock.",
+    ),
+    batch_size: Optional[int] = typer.Option(
+        None, min=1, help=f"Global batch (slots), split over torchrun processes. {_by_recipe('batch_size')}"
+    ),
+    optimizer: Optional[str] = typer.Option(
+        None,
+        help="adam_atan2 | adamw | muon (Muon on the blocks' weight matrices, AdamW on everything else). "
+        + _by_recipe("optimizer"),
+    ),
+    lr: Optional[float] = typer.Option(
+        None, help=f"Peak learning rate of the Adam-atan2 / AdamW groups. {_by_recipe('lr')}"
+    ),
+    muon_lr: Optional[float] = typer.Option(
+        None, help=f"Peak learning rate of the Muon group. {_by_recipe('muon_lr')}"
+    ),
+    muon_momentum: Optional[float] = typer.Option(
+        None, min=0.0, help=f"Muon's (Nesterov) momentum. {_by_recipe('muon_momentum')}"
+    ),
+    muon_weight_decay: Optional[float] = typer.Option(
+        None, min=0.0, help=f"Muon's weight decay. {_by_recipe('muon_weight_decay')}"
+    ),
+    lr_schedule: Optional[str] = typer.Option(
+        None, help=f"constant | cosine (decays to --lr-floor at the last step). {_by_recipe('lr_schedule')}"
+    ),
+    lr_floor: Optional[float] = typer.Option(
+        None, min=0.0, max=1.0, help=f"The cosine's end, as a fraction of the peak. {_by_recipe('lr_floor')}"
+    ),
+    warmup_steps: Optional[int] = typer.Option(None, min=0, help=f"Linear warm-up steps. {_by_recipe('warmup_steps')}"),
+    weight_decay: Optional[float] = typer.Option(
+        None, min=0.0, help=f"Weight decay of the Adam-atan2 / AdamW groups. {_by_recipe('weight_decay')}"
+    ),
+    grad_clip: Optional[float] = typer.Option(
+        None, min=0.0, help=f"Clip the gradient norm to this (0: off). {_by_recipe('grad_clip')}"
+    ),
+    loss: Optional[str] = typer.Option(
+        None, help=f"stablemax | softmax: the cells' cross-entropy. {_by_recipe('loss')}"
+    ),
+    label_smoothing: Optional[float] = typer.Option(
+        None, min=0.0, max=0.99, help=f"Label smoothing of the cells' cross-entropy. {_by_recipe('label_smoothing')}"
+    ),
+    halt_loss_weight: Optional[float] = typer.Option(
+        None, min=0.0, help=f"Weight of the halting head's loss. {_by_recipe('halt_loss_weight')}"
+    ),
     ema_decay: float = typer.Option(_TRAIN.ema_decay, help="EMA of the weights (evaluated and exported)."),
     hidden_size: int = typer.Option(
         _MODEL.hidden_size, min=8, help="Model width (512: the published model; 32-64 for CPU tests)."
     ),
-    h_cycles: int = typer.Option(_MODEL.H_cycles, min=1, help="Full-depth passes per supervision step."),
-    l_cycles: int = typer.Option(_MODEL.L_cycles, min=1, help="Latent updates per pass at full depth."),
+    h_cycles: Optional[int] = typer.Option(
+        None, min=1, help=f"Full-depth passes per supervision step. {_by_recipe('H_cycles')}"
+    ),
+    l_cycles: Optional[int] = typer.Option(
+        None, min=1, help=f"Latent updates per pass at full depth. {_by_recipe('L_cycles')}"
+    ),
+    mlp: Optional[str] = typer.Option(
+        None, help=f"swiglu | gated_rms (Muon-friendly: sigmoid(gate) * rms_norm(gate * value)). {_by_recipe('mlp')}"
+    ),
     max_steps: int = typer.Option(_MODEL.halt_max_steps, min=1, help="Supervision steps per puzzle at most."),
+    init_from: Optional[Path] = typer.Option(
+        None,
+        "--init-from",
+        metavar="DIR",
+        help="Start from an exported model (its EMA weights, for model and EMA) with a fresh optimiser at "
+        "step 0; its config must equal the one trained.",
+    ),
     subsample: Optional[int] = typer.Option(_TRAIN.subsample, help="Paper protocol: base puzzles drawn (seeded)."),
     augment: int = typer.Option(
         _TRAIN.augment_copies, min=1, help="Paper protocol: fixed augmented copies per base puzzle."
@@ -101,44 +172,68 @@ def train(
     ),
 ) -> None:
     """Train a TRM with deep supervision and the CGAR curriculum (CUDA when there is one, else CPU)."""
+    started = time.perf_counter()  # a --time-budget counts from here: importing torch takes seconds too
     from sudoku_trm.cli import train as cli_train  # imported when the command runs: keeps torch out of `--help`
     from sudoku_trm.model.devices import resolve_device
 
+    given_model = {"H_cycles": h_cycles, "L_cycles": l_cycles, "mlp": mlp}
+    given_train = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "optimizer": optimizer,
+        "lr": lr,
+        "muon_lr": muon_lr,
+        "muon_momentum": muon_momentum,
+        "muon_weight_decay": muon_weight_decay,
+        "lr_schedule": lr_schedule,
+        "lr_floor": lr_floor,
+        "warmup_steps": warmup_steps,
+        "weight_decay": weight_decay,
+        "grad_clip": grad_clip,
+        "loss": loss,
+        "label_smoothing": label_smoothing,
+        "halt_loss_weight": halt_loss_weight,
+    }
     try:
-        model_config = ModelConfig(
-            hidden_size=hidden_size, H_cycles=h_cycles, L_cycles=l_cycles, halt_max_steps=max_steps
-        )
-        config = TrainConfig(
-            name=name,
-            runs_dir=runs_dir,
-            data=tuple(data),
-            dev=dev or None,
-            dev_limit=dev_limit or None,
-            subsample=subsample,
-            augment_copies=augment,
-            easier_share=easier_share,
-            curriculum=curriculum,
-            pdc_depths=stages_for((h_cycles, l_cycles)),
-            steps=steps,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            lr=lr,
-            warmup_steps=warmup_steps,
-            weight_decay=weight_decay,
-            grad_clip=grad_clip,
-            ema_decay=ema_decay,
-            seed=seed,
-            device=device,
-            compile=resolve_device(device).type == "cuda" if compile_model is None else compile_model,
-            bf16=bf16,
-            log_every=log_every,
-            eval_every=eval_every,
-            checkpoint_every=checkpoint_every,
-            resume=resume,
+        model_config, config = recipe_configs(
+            recipe,
+            model={
+                "hidden_size": hidden_size,
+                "halt_max_steps": max_steps,
+                **{k: v for k, v in given_model.items() if v is not None},
+            },
+            train={
+                "name": name,
+                "runs_dir": runs_dir,
+                "data": tuple(data),
+                "dev": dev or None,
+                "dev_limit": dev_limit or None,
+                "subsample": subsample,
+                "augment_copies": augment,
+                "easier_share": easier_share,
+                "curriculum": curriculum,
+                "time_budget": time_budget,
+                "ema_decay": ema_decay,
+                "init_from": str(init_from) if init_from else None,
+                "seed": seed,
+                "device": device,
+                "compile": resolve_device(device).type == "cuda" if compile_model is None else compile_model,
+                "bf16": bf16,
+                "log_every": log_every,
+                "eval_every": eval_every,
+                "checkpoint_every": checkpoint_every,
+                "resume": resume,
+                **{k: v for k, v in given_train.items() if v is not None},
+            },
         )
     except ValueError as error:
         raise fail(str(error), 2) from None
-    cli_train.run(model_config, config, export)
+    cli_train.run(model_config, config, export, started)
+
+
+# solve, eval and check read their files alike (sudoku.puzzles.read_puzzles): one or more, `-` for stdin.
+FILES_METAVAR = "FILE|-"
+FILES_HELP = "line, grid or CSV form; - reads stdin"
 
 
 @app.command()

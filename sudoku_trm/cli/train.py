@@ -11,18 +11,24 @@ from sudoku_trm.training.config import TrainConfig
 from sudoku_trm.training.trainer import Trainer
 
 
-def run(model_config: ModelConfig, config: TrainConfig, export: Path | None) -> None:
-    with _training_progress(config.steps) as (log, on_step):
-        trainer = Trainer(model_config, config, log=log, on_step=on_step)
+def run(model_config: ModelConfig, config: TrainConfig, export: Path | None, started: float | None = None) -> None:
+    """`started`: the command's `time.perf_counter()` start, where a time budget's clock starts."""
+    with _training_progress(None if config.time_budget else config.steps) as (log, on_step):
+        trainer = Trainer(model_config, config, log=log, on_step=on_step, started=started)
         trainer.run()
     if export is not None:
-        trainer.export(export)
+        trainer.export(export)  # inside a time budget: the trainer kept time back for it
         stderr.print(f"exported the EMA weights to {export}", markup=False)
 
 
+# The bar counts progress in thousandths: steps, or the share of a time budget spent.
+_BAR_TOTAL = 1000
+
+
 @contextmanager
-def _training_progress(total_steps: int):
-    """On a terminal: a live bar with loss, accuracy, depth, samples/s and ETA. Elsewhere: plain log lines."""
+def _training_progress(total_steps: int | None):
+    """On a terminal: a live bar (steps, or progress under a time budget) with loss, accuracy, depth,
+    samples/s and ETA. Elsewhere: plain log lines."""
 
     def plain_log(line: str) -> None:
         stderr.print(line, markup=False)
@@ -30,27 +36,30 @@ def _training_progress(total_steps: int):
     if not stderr.is_terminal:
         yield plain_log, None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+    counter = f"{{task.fields[step]}}/{total_steps}" if total_steps else "{task.fields[step]}"
     columns = (
         TextColumn("training"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn(f"step {counter}"),
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
     )
     with Progress(*columns, console=stderr) as progress:
-        task = progress.add_task("train", total=total_steps, status="starting")
+        task = progress.add_task("train", total=_BAR_TOTAL, status="starting", step=0)
 
-        def on_step(step: int, record: dict | None) -> None:
+        def on_step(step: int, fraction: float, record: dict | None) -> None:
+            done = _BAR_TOTAL * (step / total_steps if total_steps else fraction)
             if record is None:
-                progress.update(task, completed=step)
+                progress.update(task, completed=done, step=step)
                 return
             h, l = record["depth"]
             status = (
                 f"loss {record['loss']:.3f} cell {record['cell_accuracy']:.3f} "
                 f"grid {record['grid_accuracy']:.3f} depth ({h},{l}) {record['samples_per_s']:,.0f}/s"
             )
-            progress.update(task, completed=step, status=status)
+            progress.update(task, completed=done, step=step, status=status)
 
         yield (lambda line: progress.console.print(line, markup=False)), on_step

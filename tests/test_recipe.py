@@ -1,0 +1,583 @@
+"""The fast training recipe ("Speed is Confidence") and the time budget, pinned piece by piece.
+
+1. Muon with AdamW: Muon's group holds exactly the blocks' weight matrices, AdamW everything else, each
+   with its own learning rate; a checkpoint of the pair resumes bit-for-bit.
+2. Schedules: the cosine ends on its floor at the last step; under a time budget progress follows the
+   clock, PDC reaches full depth and the cosine its floor before the budget ends, a run stops by itself
+   and saves inside its budget, and a resumed run continues the clock.
+3. The gated MLP and the softmax loss with label smoothing, against their formulas.
+4. `--init-from` starts from an export's exact outputs, and refuses an export of another config.
+5. `--recipe fast` sets each published value; an explicit flag wins.
+
+Tiny CPU trainers on the committed fixture sample (hidden 16, one block, H and L of 1-2, batch 4-8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from sudoku_trm.cli.app import app
+from sudoku_trm.errors import UserError
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.trm import TRM, SwiGLU, rms_norm
+from sudoku_trm.model.weights import export_weights, load_weights
+from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from sudoku_trm.training.config import TrainConfig, stages_for
+from sudoku_trm.training.losses import cell_cross_entropy, stablemax_cross_entropy
+from sudoku_trm.training.optim import CombinedOptimizer, training_optimizer
+from sudoku_trm.training.recipes import RECIPES, configs
+from sudoku_trm.training.schedule import TimeBudget, lr_factor
+from sudoku_trm.training.trainer import RunningMetrics, Trainer
+
+TRAIN_NAMES = ("unbiased_1k.csv", "clue17.csv", "hard_train.csv")
+BLOCK_MATRICES = {
+    f"L_level.layers.{i}.{mlp}.{proj}.weight"
+    for i in (0, 1)
+    for mlp in ("mlp_t", "mlp")
+    for proj in ("gate_up_proj", "down_proj")
+}
+OTHER_TENSORS = {
+    "embed_tokens.embedding_weight",
+    "puzzle_emb.weights",
+    "lm_head.weight",
+    "q_head.weight",
+    "q_head.bias",
+}
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def tiny_model(**overrides) -> ModelConfig:
+    values: dict = dict(hidden_size=16, num_layers=1, H_cycles=1, L_cycles=1, halt_max_steps=3)
+    values.update(overrides)
+    return ModelConfig(**values)
+
+
+def tiny_train(sample: Path, tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
+    values: dict = dict(
+        name="run",
+        runs_dir=str(tmp_path / "runs"),
+        data=tuple(str(sample / n) for n in TRAIN_NAMES),
+        dev=None,
+        dev_limit=None,
+        curriculum="none",
+        pdc_boundaries=(),
+        pdc_depths=((model.H_cycles, model.L_cycles),),
+        steps=10,
+        batch_size=4,
+        lr=1e-3,
+        warmup_steps=0,
+        weight_decay=0.1,
+        ema_decay=0.9,
+        device="cpu",
+        compile=False,
+        log_every=10**6,
+        eval_every=0,
+        checkpoint_every=10**6,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def muon_train(sample: Path, tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
+    """The fast recipe's optimiser and loss at tiny scale."""
+    values: dict = dict(
+        optimizer="muon",
+        muon_lr=0.02,
+        lr=1e-3,
+        lr_schedule="cosine",
+        lr_floor=0.1,
+        grad_clip=1.0,
+        loss="softmax",
+        label_smoothing=0.2,
+        halt_loss_weight=0.05,
+    )
+    values.update(overrides)
+    return tiny_train(sample, tmp_path, model, **values)
+
+
+def learning_rates_per_step(trainer: Trainer) -> list[list[float]]:
+    """Spies on the optimiser: each group's learning rate at every step it takes."""
+    used: list[list[float]] = []
+    step = trainer.optimizer.step
+
+    def spy(*args, **kwargs):
+        used.append([group["lr"] for group in trainer.optimizer.param_groups])
+        return step(*args, **kwargs)
+
+    trainer.optimizer.step = spy  # type: ignore[method-assign]
+    return used
+
+
+def depths_per_step(trainer: Trainer) -> list[tuple[int, int]]:
+    used: list[tuple[int, int]] = []
+    forward = trainer.forward
+
+    def spy(carry, inputs, h_cycles, l_cycles):
+        used.append((h_cycles, l_cycles))
+        return forward(carry, inputs, h_cycles, l_cycles)
+
+    trainer.forward = spy  # type: ignore[assignment]
+    return used
+
+
+def assert_same_state(a, b, where: str = "") -> None:
+    """Nested dicts/lists of tensors and values, equal exactly."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_state(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{where}[{i}]")
+    elif torch.is_tensor(a):
+        assert torch.equal(a, b), where
+    else:
+        assert a == b, where
+
+
+# -- 1. Muon with AdamW ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mixer", ["mlp", "attention"])
+def test_muon_holds_exactly_the_block_matrices_and_adamw_everything_else(mixer):
+    model = TRM(ModelConfig(hidden_size=32, num_heads=4, num_layers=2, mixer=mixer, mlp="gated_rms"))
+    config = TrainConfig(optimizer="muon", lr=3e-4, muon_lr=0.05, weight_decay=0.5, muon_weight_decay=0.01)
+    optimizer = training_optimizer(model, config)
+    assert isinstance(optimizer, CombinedOptimizer) and set(optimizer.parts) == {"adamw", "muon"}
+    muon, adamw = optimizer.parts["muon"], optimizer.parts["adamw"]
+    assert isinstance(muon, torch.optim.Muon) and isinstance(adamw, torch.optim.AdamW)
+
+    names = {id(p): name for name, p in model.named_parameters()}
+    in_muon = [names[id(p)] for group in muon.param_groups for p in group["params"]]
+    in_adamw = [names[id(p)] for group in adamw.param_groups for p in group["params"]]
+    matrices = (
+        BLOCK_MATRICES
+        if mixer == "mlp"
+        else {f"L_level.layers.{i}.{m}.weight" for i in (0, 1) for m in ("self_attn.qkv_proj", "self_attn.o_proj")}
+        | {f"L_level.layers.{i}.mlp.{p}.weight" for i in (0, 1) for p in ("gate_up_proj", "down_proj")}
+    )
+    assert sorted(in_muon) == sorted(matrices)
+    assert sorted(in_adamw) == sorted(OTHER_TENSORS)
+    assert len(in_muon) + len(in_adamw) == len(names)  # none in both, none missing
+
+    # A learning rate (and decay) per group, each group's base rate kept for the schedule.
+    assert [(g["lr"], g["base_lr"], g["weight_decay"]) for g in muon.param_groups] == [(0.05, 0.05, 0.01)]
+    assert [(g["lr"], g["base_lr"], g["weight_decay"]) for g in adamw.param_groups] == [(3e-4, 3e-4, 0.5)]
+    assert muon.param_groups[0]["momentum"] == 0.6 and muon.param_groups[0]["ns_steps"] == 3
+    assert muon.param_groups[0]["nesterov"] is True
+    assert optimizer.param_groups == [*adamw.param_groups, *muon.param_groups]
+
+
+def test_each_group_steps_with_its_own_scheduled_learning_rate(shared_sample, tmp_path):
+    """The trainer scales each group's own base rate: AdamW's from --lr, Muon's from --muon-lr; and
+    both optimisers move their own tensors."""
+    model = tiny_model()
+    trainer = Trainer(model, muon_train(shared_sample, tmp_path, model, steps=3, lr_floor=0.5), log=quiet)
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    used = learning_rates_per_step(trainer)
+    trainer.run()
+    # The cosine from 1 to the floor 0.5 at progress 0, 1/3 and 1 (the last step's).
+    factors = [1.0, 0.5 + 0.5 * 0.5 * (1 + math.cos(math.pi / 3)), 0.5]
+    assert used == [pytest.approx([1e-3 * f, 0.02 * f]) for f in factors]
+    for name, p in trainer.model.named_parameters():
+        assert not torch.equal(p, before[name]), name
+
+
+def test_a_checkpoint_of_muon_and_adamw_resumes_bit_for_bit(shared_sample, tmp_path):
+    model = tiny_model(H_cycles=2, L_cycles=1, mlp="gated_rms", halt_max_steps=3)
+
+    def config(name: str) -> TrainConfig:
+        return muon_train(
+            shared_sample,
+            tmp_path,
+            model,
+            name=name,
+            curriculum="cgar",
+            pdc_boundaries=(0.5,),
+            pdc_depths=((1, 1), (2, 1)),
+            steps=8,
+            batch_size=6,
+            warmup_steps=2,
+            checkpoint_every=4,
+        )
+
+    straight = Trainer(model, config("straight"), log=quiet)
+    straight.run()
+    first = Trainer(model, config("stopped"), log=quiet)
+    first.run(until=3)
+    torch.manual_seed(1234)  # whatever happens to the global RNG in between must not matter
+    resumed = Trainer(model, dataclasses.replace(config("stopped"), resume=True), log=quiet)
+    assert resumed.step == 3
+    resumed.run()
+
+    assert resumed.step == straight.step == 8
+    assert not torch.equal(resumed.model.lm_head.weight, TRM(model).lm_head.weight)
+    assert_same_state(straight.model.state_dict(), resumed.model.state_dict(), "model")
+    assert_same_state(straight.ema.state_dict(), resumed.ema.state_dict(), "ema")
+    saved = straight.optimizer.state_dict()
+    assert set(saved) == {"adamw", "muon"} and saved["muon"]["state"]  # Muon's momentum buffers are in it
+    assert_same_state(saved, resumed.optimizer.state_dict(), "optimizer")
+    assert_same_state(straight.slots.state_dict(), resumed.slots.state_dict(), "slots")
+
+
+def test_resume_with_another_optimiser_is_a_user_error(shared_sample, tmp_path):
+    model = tiny_model()
+    config = tiny_train(shared_sample, tmp_path, model)
+    Trainer(model, config, log=quiet).run(until=1)
+    with pytest.raises(UserError, match="trained with optimizer adam_atan2, this run uses muon"):
+        Trainer(model, dataclasses.replace(config, optimizer="muon", resume=True), log=quiet)
+
+
+# -- 2. schedules ----------------------------------------------------------------------------------
+
+
+def test_lr_factor_warms_up_and_the_cosine_runs_from_one_to_its_floor():
+    assert lr_factor("constant", 0.7, 10, 0, 0.0) == 1.0
+    assert lr_factor("constant", 0.7, 1, 4, 0.0) == 0.5  # warm-up: (step + 1) / warmup
+    assert lr_factor("cosine", 0.0, 100, 0, 0.2) == 1.0
+    assert lr_factor("cosine", 0.5, 100, 0, 0.2) == pytest.approx(0.6)
+    assert lr_factor("cosine", 1.0, 100, 0, 0.2) == pytest.approx(0.2)
+    assert lr_factor("cosine", 1.0, 100, 0, 0.0) == 0.0
+    assert lr_factor("cosine", 0.5, 0, 2, 0.0) == pytest.approx(0.25)  # warm-up times the cosine
+
+
+def test_cosine_reaches_its_floor_at_the_last_step(shared_sample, tmp_path):
+    model = tiny_model()
+    config = tiny_train(shared_sample, tmp_path, model, steps=6, lr=2e-3, lr_schedule="cosine", lr_floor=0.25)
+    trainer = Trainer(model, config, log=quiet)
+    used = learning_rates_per_step(trainer)
+    trainer.run()
+    lrs = [group[0] for group in used]
+    assert len(lrs) == 6
+    assert lrs[0] == 2e-3 and lrs[-1] == pytest.approx(0.25 * 2e-3)
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))  # decays every step
+
+
+class FakeClock:
+    """A clock that moves only when told: time budgets tested independently of the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def elapsed(self) -> float:
+        return self.now
+
+    def add(self, seconds: float) -> None:
+        self.now += seconds
+
+    def step_done(self) -> None:
+        pass
+
+
+def test_time_budget_progress_follows_the_clock_and_the_last_step_ends_inside_the_horizon():
+    """Budget 1 minute, final work timed at 2 s + 2 x 1 s (reserve 8 s): steps of 1.5 s run at progress
+    elapsed / 52 s, the last one at exactly 1, and none ends past the horizon."""
+    clock = FakeClock()
+    budget = TimeBudget(1.0, clock)  # type: ignore[arg-type]
+    clock.now = 1.0  # setup
+    budget.set_reserve(eval_seconds=2.0, save_seconds=1.0)
+    assert budget.reserve == 8.0 and budget.horizon == 52.0
+    progress = []
+    while (p := budget.next_progress()) is not None:
+        progress.append(p)
+        clock.now += 1.5
+        budget.step_seconds = 1.5
+    assert progress[0] == pytest.approx(1 / 52) and progress[1] == pytest.approx(2.5 / 52)
+    assert progress[-1] == 1.0 and progress[-2] < 1.0
+    assert all(a < b for a, b in zip(progress, progress[1:]))
+    assert 52.0 - 1.5 < clock.now <= 52.0  # the last step ended inside the horizon, with no room for another
+    assert budget.next_progress() is None
+
+
+def test_after_a_stalled_step_the_next_still_runs_as_the_last_but_none_starts_past_the_horizon():
+    clock = FakeClock()
+    budget = TimeBudget(1.0, clock)  # type: ignore[arg-type]
+    budget.set_reserve(eval_seconds=2.0, save_seconds=1.0)  # horizon 52 s
+    clock.now, budget.step_seconds = 40.0, 1.0
+    assert budget.next_progress() == pytest.approx(40 / 52)
+    clock.now, budget.step_seconds = 50.0, 10.0  # that step stalled for 10 s
+    assert budget.next_progress() == 1.0  # no room for two more: this one is the last
+    assert budget.next_progress() is None
+
+    late = TimeBudget(1.0, clock)  # type: ignore[arg-type]
+    late.set_reserve(eval_seconds=2.0, save_seconds=1.0)
+    clock.now = 52.5  # a periodic evaluation ran past the horizon
+    assert late.next_progress() is None
+
+
+def test_a_budget_too_small_for_the_final_work_is_a_user_error():
+    clock = FakeClock()
+    budget = TimeBudget(0.1, clock)  # type: ignore[arg-type]
+    clock.now = 1.0
+    with pytest.raises(UserError, match="leaves no time to train"):
+        budget.set_reserve(eval_seconds=2.0, save_seconds=0.5)  # 6 s needed, 5 s left
+
+
+def budget_run(sample: Path, tmp_path: Path, **overrides) -> tuple[ModelConfig, TrainConfig]:
+    """A run with no step limit under a 0.05-minute (3 s) budget, PDC in three stages, cosine to 0.1."""
+    model = tiny_model(H_cycles=2, L_cycles=2)
+    config = tiny_train(
+        sample,
+        tmp_path,
+        model,
+        curriculum="pdc",
+        pdc_boundaries=(0.3, 0.6),
+        pdc_depths=((1, 1), (1, 2), (2, 2)),
+        steps=1,  # ignored under a time budget
+        time_budget=0.05,
+        lr_schedule="cosine",
+        lr_floor=0.1,
+        log_every=5,
+        **overrides,
+    )
+    return model, config
+
+
+def test_under_a_time_budget_depth_and_learning_rate_follow_the_clock_to_their_ends(shared_sample, tmp_path):
+    """Each step takes 1/16 s of a clock that moves only with the steps: 48 steps fill the 3 s, PDC
+    moves on at 30% and 60% of the time (steps 15 and 29), and the last step runs at full depth with the
+    cosine on its floor, at progress 1."""
+    model, config = budget_run(shared_sample, tmp_path)
+    trainer = Trainer(model, config, log=quiet)
+    clock = FakeClock()
+    trainer.clock = trainer.budget.clock = clock  # type: ignore[union-attr, assignment]
+    train_step = trainer.train_step
+
+    def step_of_a_sixteenth(metrics):
+        train_step(metrics)
+        clock.now += 1 / 16
+
+    trainer.train_step = step_of_a_sixteenth  # type: ignore[method-assign]
+    depths, lrs = depths_per_step(trainer), learning_rates_per_step(trainer)
+    trainer.run()
+
+    assert trainer.step == 48
+    assert depths == [(1, 1)] * 15 + [(1, 2)] * 14 + [(2, 2)] * 19
+    factors = [lr / 1e-3 for (lr,) in lrs]
+    progress = [min(1.0, step / 16 / 3.0) for step in range(47)] + [1.0]
+    assert factors == pytest.approx([0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)) for p in progress])
+    assert factors[-1] == pytest.approx(0.1)
+    checkpoint = load_checkpoint(tmp_path / "runs" / "run" / CHECKPOINT_NAME)
+    assert checkpoint["step"] == 48 and checkpoint["elapsed_seconds"] == 3.0
+
+
+def test_a_run_under_a_time_budget_stops_by_itself_and_saves_inside_it(shared_sample, tmp_path):
+    """The real clock, on a shared machine: the run ends by itself, at full depth with the learning rate
+    in the cosine's tail, and checkpoint and export are written inside the budget."""
+    model, config = budget_run(shared_sample, tmp_path)
+    training_optimizer(TRM(model), config)  # a process's first optimiser imports for a second: not this test's
+    started = time.perf_counter()
+    trainer = Trainer(model, config, log=quiet)
+    depths, lrs = depths_per_step(trainer), learning_rates_per_step(trainer)
+    trainer.run()
+    trainer.export(tmp_path / "weights")
+    took = time.perf_counter() - started
+
+    assert trainer.step > 5, trainer.step  # trained past `steps`, until the time was spent
+    # Inside the budget; a second of slack, as one step of a busy shared machine can stall that long.
+    assert took < 3.0 + 1.0, took
+    assert depths[0] == (1, 1) and depths[-1] == (2, 2)
+    assert lrs[-1][0] < 0.5e-3 < lrs[0][0]
+    checkpoint = load_checkpoint(tmp_path / "runs" / "run" / CHECKPOINT_NAME)
+    assert checkpoint["step"] == trainer.step
+    assert 0 < checkpoint["elapsed_seconds"] < took
+    assert load_weights(tmp_path / "weights").config == model
+    records = [json.loads(line) for line in (tmp_path / "runs" / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["step"] == trainer.step
+
+
+def test_resume_under_a_time_budget_continues_the_clock(shared_sample, tmp_path):
+    model = tiny_model()
+    config = tiny_train(shared_sample, tmp_path, model, time_budget=1.0, steps=1)
+    first = Trainer(model, config, log=quiet)
+    first.run(until=3)
+    saved = load_checkpoint(tmp_path / "runs" / "run" / CHECKPOINT_NAME)["elapsed_seconds"]
+    assert saved > 0
+
+    started = time.perf_counter()  # the resumed clock is the saved time plus this process's own
+    resumed = Trainer(model, dataclasses.replace(config, resume=True), log=quiet)
+    assert saved <= resumed.clock.elapsed() <= saved + (time.perf_counter() - started)
+    resumed.run(until=5)
+    assert resumed.step == 5
+    progress, _depth, _factor = resumed.step_settings
+    assert progress >= saved / resumed.budget.horizon  # type: ignore[union-attr]
+    later = load_checkpoint(tmp_path / "runs" / "run" / CHECKPOINT_NAME)["elapsed_seconds"]
+    assert later > saved
+
+
+# -- 3. the gated MLP and the loss -----------------------------------------------------------------
+
+
+def test_gated_rms_mlp_is_sigmoid_gate_times_rms_norm_of_gate_times_value():
+    torch.manual_seed(0)
+    mlp = SwiGLU(8, 24, gated_rms=True, eps=1e-5)
+    x = torch.randn(3, 5, 8)
+    gate, value = (x @ mlp.gate_up_proj.weight.T).chunk(2, dim=-1)
+    product = gate * value
+    normed = product / torch.sqrt(product.square().mean(-1, keepdim=True) + 1e-5)
+    expected = (torch.sigmoid(gate) * normed) @ mlp.down_proj.weight.T
+    torch.testing.assert_close(mlp(x), expected)
+    plain = SwiGLU(8, 24)
+    plain.load_state_dict(mlp.state_dict())  # same tensors ...
+    assert not torch.allclose(plain(x), mlp(x))  # ... another function
+    torch.testing.assert_close(rms_norm(product, 1e-5), normed)
+
+
+def test_gated_mlp_is_an_option_that_reference_configs_never_switch_on():
+    assert ModelConfig().mlp == "swiglu"
+    assert ModelConfig.from_dict({"hidden_size": 32}).mlp == "swiglu"  # a config.json written before the field
+    plain, gated = TRM(ModelConfig(hidden_size=32)), TRM(ModelConfig(hidden_size=32, mlp="gated_rms"))
+    assert {k: v.shape for k, v in plain.state_dict().items()} == {k: v.shape for k, v in gated.state_dict().items()}
+    for block in gated.L_level.layers:  # the token mixer and the channel MLP alike
+        assert block.mlp_t.gated_rms and block.mlp.gated_rms
+    with pytest.raises(ValueError, match="mlp must be one of"):
+        ModelConfig(mlp="geglu")
+
+
+def test_softmax_loss_with_label_smoothing_is_torchs_cross_entropy():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 81, 11, generator=generator) * 3
+    labels = torch.randint(2, 11, (2, 81), generator=generator)
+    for smoothing in (0.0, 0.2):
+        expected = F.cross_entropy(logits.view(-1, 11), labels.view(-1), label_smoothing=smoothing, reduction="none")
+        torch.testing.assert_close(cell_cross_entropy(logits, labels, "softmax", smoothing), expected.view(2, 81))
+    assert torch.equal(cell_cross_entropy(logits, labels), stablemax_cross_entropy(logits, labels))
+
+
+def test_the_trainer_uses_the_configured_loss(shared_sample, tmp_path):
+    """Same weights and batch, three losses: the logged loss differs, so the setting reaches the step."""
+    model = tiny_model()
+    losses = []
+    for loss, smoothing in (("stablemax", 0.0), ("softmax", 0.0), ("softmax", 0.2)):
+        trainer = Trainer(
+            model, tiny_train(shared_sample, tmp_path, model, loss=loss, label_smoothing=smoothing), log=quiet
+        )
+        metrics = RunningMetrics(trainer.device)
+        trainer.train_step(metrics)
+        losses.append(metrics.flush()["loss"])
+    assert len({round(value, 6) for value in losses}) == 3, losses
+
+
+# -- 4. --init-from --------------------------------------------------------------------------------
+
+
+def test_init_from_reproduces_the_exported_models_logits_at_step_0(shared_sample, tmp_path):
+    model = tiny_model(mlp="gated_rms")
+    torch.manual_seed(7)
+    source = TRM(model)
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # not what a fresh model draws
+    export_weights(source, tmp_path / "exported")
+    config = tiny_train(shared_sample, tmp_path, model, init_from=str(tmp_path / "exported"))
+    trainer = Trainer(model, config, log=quiet)
+
+    assert trainer.step == 0 and not trainer.optimizer.state_dict()["state"]  # a fresh optimiser
+    inputs = trainer.stream.next_batch()[0]
+    exported = load_weights(tmp_path / "exported")
+    expected = exported(exported.initial_carry(len(inputs)), inputs)
+    for net in (trainer.model, trainer.ema):
+        carry, logits, halt = net(net.initial_carry(len(inputs)), inputs)
+        assert torch.equal(logits, expected[1]) and torch.equal(halt, expected[2])
+    fresh = Trainer(model, dataclasses.replace(config, init_from=None), log=quiet)
+    assert not torch.equal(fresh.model.lm_head.weight, trainer.model.lm_head.weight)
+
+
+def test_init_from_an_export_of_another_config_is_a_one_line_error_naming_the_field(shared_sample, tmp_path):
+    export_weights(TRM(tiny_model(L_cycles=2)), tmp_path / "exported")
+    model = tiny_model(L_cycles=1)
+    config = tiny_train(shared_sample, tmp_path, model, init_from=str(tmp_path / "exported"))
+    with pytest.raises(UserError) as error:
+        Trainer(model, config, log=quiet)
+    message = str(error.value)
+    assert "\n" not in message and str(tmp_path / "exported") in message
+    assert re.search(r"L_cycles 2.*L_cycles 1", message), message
+
+
+# -- 5. --recipe -----------------------------------------------------------------------------------
+
+FAST_TRAIN = {
+    "optimizer": "muon",
+    "muon_lr": 0.02,
+    "lr": 1e-4,
+    "weight_decay": 1.0,
+    "betas": (0.9, 0.95),
+    "lr_schedule": "cosine",
+    "lr_floor": 0.0,
+    "warmup_steps": 0,
+    "grad_clip": 1.0,
+    "loss": "softmax",
+    "label_smoothing": 0.2,
+    "halt_loss_weight": 0.05,
+    "batch_size": 384,
+}
+
+
+def test_recipe_fast_sets_each_published_value():
+    model, train = configs("fast")
+    assert (model.mlp, model.H_cycles, model.L_cycles) == ("gated_rms", 6, 9)
+    for key, value in FAST_TRAIN.items():
+        assert getattr(train, key) == value, key
+    assert train.pdc_depths == stages_for((6, 9)) == ((2, 3), (4, 6), (6, 9))  # CGAR's stages, scaled
+    assert train.curriculum == "cgar"
+    # trm is the configs' own defaults, PDC's published stages included.
+    assert configs("trm") == (ModelConfig(), TrainConfig())
+    assert set(RECIPES) == {"trm", "fast"}
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def captured(monkeypatch) -> dict:
+    """Runs `train` up to the trainer, keeping the configs the command built."""
+    seen: dict = {}
+
+    def run(model_config, config, export, started=None):
+        seen.update(model=model_config, train=config)
+
+    monkeypatch.setattr("sudoku_trm.cli.train.run", run)
+    return seen
+
+
+def test_train_flag_recipe_fast_and_explicit_flags_override_it(captured):
+    result = runner.invoke(app, ["train", "--recipe", "fast", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert captured["model"] == configs("fast")[0]
+    for key, value in FAST_TRAIN.items():
+        assert getattr(captured["train"], key) == value, key
+
+    overrides = ["--lr", "3e-4", "--grad-clip", "0", "--h-cycles", "2", "--mlp", "swiglu", "--loss", "stablemax"]
+    result = runner.invoke(app, ["train", "--recipe", "fast", "--device", "cpu", "--time-budget", "12.5", *overrides])
+    assert result.exit_code == 0, result.output
+    model, train = captured["model"], captured["train"]
+    assert (model.H_cycles, model.L_cycles, model.mlp) == (2, 9, "swiglu")
+    assert (train.lr, train.grad_clip, train.loss, train.time_budget) == (3e-4, 0.0, "stablemax", 12.5)
+    assert train.pdc_depths == stages_for((2, 9))  # the stages follow the depth trained
+    assert (train.optimizer, train.muon_lr, train.label_smoothing, train.batch_size) == ("muon", 0.02, 0.2, 384)
+
+
+def test_train_defaults_are_the_trm_recipe_and_a_bad_recipe_is_usage(captured):
+    result = runner.invoke(app, ["train", "--device", "cpu", "--init-from", "some/dir"])
+    assert result.exit_code == 0, result.output
+    assert captured["model"] == ModelConfig()
+    defaults = TrainConfig()
+    for key in (*FAST_TRAIN, "steps", "muon_momentum", "muon_weight_decay", "pdc_depths"):
+        assert getattr(captured["train"], key) == getattr(defaults, key), key
+    assert captured["train"].init_from == "some/dir"
+    result = runner.invoke(app, ["train", "--recipe", "fastest", "--device", "cpu"])
+    assert result.exit_code == 2 and "recipe must be one of trm, fast" in result.stderr
