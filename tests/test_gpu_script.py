@@ -1,7 +1,7 @@
 """scripts/gpu/: the GPU session scripts run exactly as on a lent machine, here on CPU with a tiny model:
 pack the data, start training detached, poll, then finish into a folder that must fit the return
-channel (files below 16 MiB, at most 8). The end-to-end test takes about 35 s on 2 busy CPUs (mostly
-Python start-ups); its steps carry timeouts, so a hang fails within a few minutes."""
+channel (files below 16 MiB, at most 8). The end-to-end test takes about 45 s on 2 busy CPUs (a
+30-second training budget, then one evaluation); its steps carry timeouts, so a hang cannot stall the suite."""
 
 import json
 import os
@@ -20,8 +20,8 @@ ENV = {**os.environ, "PYTHON": sys.executable}
 TINY = ["--hidden-size", "16", "--h-cycles", "1", "--l-cycles", "1", "--max-steps", "2", "--batch-size", "16"]
 QUIET = ["--warmup-steps", "2", "--log-every", "5", "--eval-every", "0", "--dev-limit", "20"]
 CPU = ["--device", "cpu", "--no-compile"]
-# A few steps until `train --time-budget` lands; then a 30-second budget (0.5 minutes).
-BUDGET = ["--steps", "40"]
+# The run ends by its 30-second time budget (minutes), never by its step count.
+BUDGET = ["--time-budget", "0.5", "--steps", "1000000"]
 
 
 def script(name: str, *args, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -84,7 +84,7 @@ def test_a_session_goes_from_packed_data_to_a_folder_the_return_channel_takes(tm
     assert report["total"]["puzzles"] == 100 and report["errors"] == []  # all of hard_dev.csv
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in records if "loss" in r]
-    assert steps and max(steps) == 40
+    assert steps and max(steps) < 1_000_000  # stopped by the time budget
 
 
 @pytest.mark.parametrize(
