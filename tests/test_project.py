@@ -21,3 +21,62 @@ def test_code_is_ruff_clean():
     for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         result = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
+LAYERS = ["errors", "files", "sudoku", "model", "inference", "training", "hub", "cli"]  # bottom to top
+# Imports made inside a function on purpose, running up: TRM.from_pretrained and push_to_hub reach the Hub
+# client only when a repo id is given (as nanoGPT's from_pretrained imports its Hub library).
+LAZY_UPWARD = {("sudoku_trm.model.trm", "sudoku_trm.hub.client")}
+
+
+def package_imports() -> list[tuple[str, str, bool]]:
+    """(importing module, imported sudoku_trm module, at module level?) for every import in the package."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "sudoku_trm").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(path.read_text())
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sudoku_trm"):
+                targets = [node.module] if node.module != "sudoku_trm" else [f"sudoku_trm.{a.name}" for a in node.names]
+                found += [(module, target, id(node) in top_level) for target in targets]
+            elif isinstance(node, ast.Import):
+                found += [
+                    (module, a.name, id(node) in top_level) for a in node.names if a.name.startswith("sudoku_trm")
+                ]
+    return found
+
+
+def layer(module: str) -> int:
+    """Position in LAYERS; `__main__` sits on top, the package root (its version) below everything."""
+    name = module.split(".")[1] if "." in module else ""
+    if name == "__main__":
+        return len(LAYERS)
+    return LAYERS.index(name) if name in LAYERS else -1
+
+
+def test_imports_run_one_way_from_cli_down_to_sudoku():
+    upward = [
+        (source, target)
+        for source, target, _ in package_imports()
+        if layer(target) > layer(source) and (source, target) not in LAZY_UPWARD
+    ]
+    assert upward == []
+
+
+def test_no_import_loop_at_module_level():
+    graph: dict[str, set[str]] = {}
+    for source, target, top in package_imports():
+        if top and source != target:
+            graph.setdefault(source, set()).add(target)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and (seen.add(nxt) or reaches(nxt, goal, seen))):
+                return True
+        return False
+
+    loops = sorted(module for module in graph if reaches(module, module, set()))
+    assert loops == []
