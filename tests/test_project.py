@@ -40,7 +40,14 @@ def package_imports() -> list[tuple[str, str, bool]]:
         top_level = {id(node) for node in tree.body}
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sudoku_trm"):
-                targets = [node.module] if node.module != "sudoku_trm" else [f"sudoku_trm.{a.name}" for a in node.names]
+                folder = ROOT.joinpath(*node.module.split("."))
+                # `from package import module` imports the module; `from module import name`, the module
+                targets = [
+                    f"{node.module}.{a.name}"
+                    if (folder / f"{a.name}.py").exists() or (folder / a.name).is_dir()
+                    else node.module
+                    for a in node.names
+                ]
                 found += [(module, target, id(node) in top_level) for target in targets]
             elif isinstance(node, ast.Import):
                 found += [
