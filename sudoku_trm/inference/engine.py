@@ -4,22 +4,28 @@ Every step yields the predicted grid, a confidence per cell and the halting head
 puzzle stops at the first step whose halting probability passes one half (or at `max_steps`);
 `steps` forces a fixed count instead. Stopped puzzles leave the batch, so a batch of easy puzzles
 does not pay for the hard ones. Givens are never overwritten in the answers shown or scored.
+
+`solve_steps` is the engine: a generator that yields each step (and, on request, the answer after
+each recursion pass inside a step) the moment the model has computed it, and returns the batch's
+`Solutions`. `solve_batch` and `solve` drain it; `solve --animate` draws what it yields, live.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Generator
 
 import numpy as np
 import torch
 
+from sudoku_trm.errors import InputError
 from sudoku_trm.model.devices import autocast_for
 from sudoku_trm.model.readout import best_digits, says_halt
 from sudoku_trm.model.tokens import to_tokens
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.sudoku.grid import CELLS
+from sudoku_trm.sudoku.puzzles import parse_grid_string
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class InferenceConfig:
     batch_size: int = 256
     bf16: bool = True  # bf16 autocast on CUDA, as the model was trained
     trace: bool = False  # keep every step's grid and confidences (for display)
+    passes: bool = False  # also decode the answer after each recursion pass within a step (Pass events; traced too)
 
     def step_limit(self, model: TRM) -> int:
         limit = self.steps or self.max_steps or model.config.halt_max_steps
@@ -50,6 +57,9 @@ class Solutions:
     seconds: float  # wall time of the model work
     trace_answers: np.ndarray | None = None  # (N, S, 81) uint8 per step; a stopped puzzle repeats its last
     trace_confidence: np.ndarray | None = None  # (N, S, 81) float16
+    step_limit: int | None = None  # the most steps a puzzle could run (S may be less: all stopped sooner)
+    pass_answers: np.ndarray | None = None  # (N, S, H-1, 81) uint8: after each pass but the last, per step
+    pass_confidence: np.ndarray | None = None  # (N, S, H-1, 81) float16
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -68,6 +78,9 @@ class Solutions:
             self.seconds,
             pick(self.trace_answers),
             pick(self.trace_confidence),
+            self.step_limit,
+            pick(self.pass_answers),
+            pick(self.pass_confidence),
         )
 
     @staticmethod
@@ -87,6 +100,8 @@ class Solutions:
             return np.concatenate([a, pad], axis=1)
 
         traced = all(p.trace_answers is not None for p in parts)
+        passes = all(p.pass_answers is not None for p in parts)
+        limits = [p.step_limit for p in parts if p.step_limit is not None]
         return Solutions(
             np.concatenate([p.puzzles for p in parts]),
             np.concatenate([p.answers for p in parts]),
@@ -97,19 +112,93 @@ class Solutions:
             sum(p.seconds for p in parts),
             np.concatenate([steps_axis(p.trace_answers, None) for p in parts]) if traced else None,
             np.concatenate([steps_axis(p.trace_confidence, None) for p in parts]) if traced else None,
+            max(limits) if limits else None,
+            np.concatenate([steps_axis(p.pass_answers, None) for p in parts]) if passes else None,
+            np.concatenate([steps_axis(p.pass_confidence, None) for p in parts]) if passes else None,
         )
 
 
+def as_grids(puzzles) -> np.ndarray:
+    """(N, 81) uint8 grids from an array, a puzzle string of 81 cells or a list of them.
+
+    Strings take any blank mark puzzle files take (`.` `0` `_` ...); a bad one is an InputError naming
+    which puzzle and why, never numpy's ValueError.
+    """
+    if isinstance(puzzles, str):
+        puzzles = [puzzles]
+    if isinstance(puzzles, (list, tuple)) and any(isinstance(p, str) for p in puzzles):
+        grids = []
+        for i, text in enumerate(puzzles):
+            if not isinstance(text, str):
+                raise TypeError(f"puzzle {i}: mix of strings and grids; pass one kind")
+            try:
+                grids.append(parse_grid_string(text))
+            except InputError as error:
+                raise InputError(error.message, "<puzzle>" if len(puzzles) == 1 else f"<puzzle {i}>") from None
+        return np.stack(grids)
+    grids = np.asarray(puzzles)
+    if grids.size % CELLS or (grids.size and (grids.min() < 0 or grids.max() > 9)):
+        raise ValueError(f"puzzles must be rows of {CELLS} cells 0..9 (0 = blank), got shape {grids.shape}")
+    return grids.astype(np.uint8).reshape(-1, CELLS)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One supervision step of a batch, yielded by `solve_steps` as soon as the model has computed it.
+
+    Arrays are numpy on the CPU; `rows` are the batch's puzzles that ran this step (the others stopped
+    earlier and keep their answers in `answers`).
+    """
+
+    step: int  # 1-based
+    limit: int  # the step limit: the most steps any puzzle may run (with `steps`, exactly that many)
+    rows: np.ndarray  # (R,) int: the batch rows that ran this step
+    answers: np.ndarray  # (B, 81) uint8: every puzzle's answer now, givens kept
+    confidence: np.ndarray  # (B, 81) float32: the probability of each answer digit (1 for givens)
+    halt_probability: np.ndarray  # (R,) float32: the halting head's probability for the rows that ran
+    halts: np.ndarray  # (R,) bool: the head said halt (p > 1/2)
+    stops: np.ndarray  # (R,) bool: the row runs no further (halted, the step limit, or the fixed count done)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """The answer decoded after one of the first H-1 recursion passes inside a supervision step: the latent
+    refinement between steps, which the halting head does not judge. The last pass is the step itself."""
+
+    step: int  # the supervision step it belongs to, 1-based
+    limit: int
+    number: int  # 1-based pass within the step
+    passes: int  # passes per step (the model's H_cycles)
+    rows: np.ndarray  # (R,) the batch rows that ran this step
+    answers: np.ndarray  # (B, 81) uint8: rows that ran hold this pass's answer, the others their last one
+    confidence: np.ndarray  # (B, 81) float32
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
 @torch.no_grad()
-def solve_batch(model: TRM, puzzles: np.ndarray, config: InferenceConfig = InferenceConfig()) -> Solutions:
-    """Run one batch of (B, 81) puzzles (0 = blank) through the model, step by step."""
+def solve_steps(
+    model: TRM, puzzles: np.ndarray | str | list[str], config: InferenceConfig = InferenceConfig()
+) -> Generator[Step | Pass, None, Solutions]:
+    """Run one batch of (B, 81) puzzles (0 = blank; or strings, as `solve` takes them) step by step,
+    yielding each `Step` (and, with `config.passes`, each `Pass` before its step) as soon as it is
+    computed; returns the `Solutions`.
+
+    `solve_batch` drains this generator: there is one engine, watched or not.
+    """
+    puzzles = as_grids(puzzles)
     device = next(model.parameters()).device
     limit = config.step_limit(model)
-    started = time.perf_counter()
+    resumed, busy = time.perf_counter(), 0.0  # `seconds` counts the engine's own time, not the consumer's
     grids = torch.from_numpy(np.ascontiguousarray(puzzles, dtype=np.uint8)).to(device).long()
     count = len(grids)
     inputs = to_tokens(grids)
     given = grids > 0
+    passes = model.config.H_cycles
+    prefix = model.config.puzzle_emb_len
+    watch_passes = config.passes and passes > 1
 
     answers = grids.clone()
     confidence = given.float()
@@ -118,37 +207,79 @@ def solve_batch(model: TRM, puzzles: np.ndarray, config: InferenceConfig = Infer
     halt_probabilities = torch.full((count, limit), float("nan"), device=device)
     trace_answers = torch.empty((count, limit, CELLS), dtype=torch.uint8, device=device) if config.trace else None
     trace_confidence = torch.empty((count, limit, CELLS), dtype=torch.float16, device=device) if config.trace else None
+    trace_passes = config.trace and watch_passes
+    pass_shape = (count, limit, passes - 1, CELLS)
+    pass_answers = torch.empty(pass_shape, dtype=torch.uint8, device=device) if trace_passes else None
+    pass_confidence = torch.empty(pass_shape, dtype=torch.float16, device=device) if trace_passes else None
 
     was_training = model.training
     model.eval()
-    active = torch.arange(count, device=device)  # puzzles still running
-    carry = model.initial_carry(count, device)
-    for step in range(1, limit + 1):
-        with autocast_for(device, config.bf16):
-            carry, logits, halt_logit = model(carry, inputs[active])
-        probability, digit = best_digits(logits)
-        keep_given = given[active]
-        answers[active] = torch.where(keep_given, grids[active], digit)
-        confidence[active] = torch.where(keep_given, 1.0, probability)
-        halt_probability = torch.sigmoid(halt_logit)
-        halt_probabilities[active, step - 1] = halt_probability
-        halting = says_halt(halt_logit)
-        halted[active] = halting
-        if config.trace:
-            trace_answers[:, step - 1] = answers.to(torch.uint8)
-            trace_confidence[:, step - 1] = confidence.half()
-        stops = torch.full_like(halting, step == limit) if config.steps else halting | (step == limit)
-        steps[active[stops]] = step
-        running = ~stops
-        if not running.any():  # all stopped: keep only the steps that ran
-            halt_probabilities = halt_probabilities[:, :step]
+    try:
+        active = torch.arange(count, device=device)  # puzzles still running
+        carry = model.initial_carry(count, device)
+        pass_logits: list[torch.Tensor] = []  # this step's, decoded by keep_pass while the model runs
+
+        def keep_pass(number: int, y: torch.Tensor) -> None:
+            pass_logits.append(model.lm_head(y[:, prefix:]))
+
+        for step in range(1, limit + 1):
+            pass_logits.clear()
+            with autocast_for(device, config.bf16):
+                if watch_passes:
+                    carry, logits, halt_logit = model(carry, inputs[active], on_pass=keep_pass)
+                else:
+                    carry, logits, halt_logit = model(carry, inputs[active])
+            keep_given = given[active]
+            for number, pass_logit in enumerate(pass_logits, 1):
+                probability, digit = best_digits(pass_logit)
+                seen = answers.index_put((active,), torch.where(keep_given, grids[active], digit))
+                sure = confidence.index_put((active,), torch.where(keep_given, 1.0, probability))
+                if trace_passes:
+                    pass_answers[:, step - 1, number - 1] = seen.to(torch.uint8)
+                    pass_confidence[:, step - 1, number - 1] = sure.half()
+                event = Pass(step, limit, number, passes, _numpy(active), _numpy(seen.to(torch.uint8)), _numpy(sure))
+                busy += time.perf_counter() - resumed
+                yield event
+                resumed = time.perf_counter()
+            probability, digit = best_digits(logits)
+            # Out of place: a Step already yielded keeps the arrays it was given.
+            answers = answers.index_put((active,), torch.where(keep_given, grids[active], digit))
+            confidence = confidence.index_put((active,), torch.where(keep_given, 1.0, probability))
+            halt_probability = torch.sigmoid(halt_logit)
+            halt_probabilities[active, step - 1] = halt_probability
+            halting = says_halt(halt_logit)
+            halted[active] = halting
             if config.trace:
-                trace_answers, trace_confidence = trace_answers[:, :step], trace_confidence[:, :step]
-            break
-        if not running.all():
-            active = active[running]
-            carry = type(carry)(carry.y[running], carry.z[running])
-    model.train(was_training)
+                trace_answers[:, step - 1] = answers.to(torch.uint8)
+                trace_confidence[:, step - 1] = confidence.half()
+            stops = torch.full_like(halting, step == limit) if config.steps else halting | (step == limit)
+            steps[active[stops]] = step
+            event = Step(
+                step,
+                limit,
+                _numpy(active),
+                _numpy(answers.to(torch.uint8)),
+                _numpy(confidence),
+                _numpy(halt_probability.float()),
+                _numpy(halting),
+                _numpy(stops),
+            )
+            busy += time.perf_counter() - resumed
+            yield event
+            resumed = time.perf_counter()
+            running = ~stops
+            if not running.any():  # all stopped: keep only the steps that ran
+                halt_probabilities = halt_probabilities[:, :step]
+                if config.trace:
+                    trace_answers, trace_confidence = trace_answers[:, :step], trace_confidence[:, :step]
+                if trace_passes:
+                    pass_answers, pass_confidence = pass_answers[:, :step], pass_confidence[:, :step]
+                break
+            if not running.all():
+                active = active[running]
+                carry = type(carry)(carry.y[running], carry.z[running])
+    finally:
+        model.train(was_training)
 
     def numpy(t):
         return None if t is None else t.cpu().numpy()
@@ -163,19 +294,41 @@ def solve_batch(model: TRM, puzzles: np.ndarray, config: InferenceConfig = Infer
         0.0,
         numpy(trace_answers),
         numpy(trace_confidence),
+        limit,
+        numpy(pass_answers),
+        numpy(pass_confidence),
     )
-    result.seconds = time.perf_counter() - started  # after the copies: includes the device sync
+    result.seconds = busy + time.perf_counter() - resumed  # after the copies: includes the device sync
     return result
+
+
+def finish(run: Generator[Step | Pass, None, Solutions], on_event: Callable[[Step | Pass], None] | None = None):
+    """Drain a `solve_steps` run, handing each event to `on_event`; returns its Solutions."""
+    while True:
+        try:
+            event = next(run)
+        except StopIteration as done:
+            return done.value
+        if on_event is not None:
+            on_event(event)
+
+
+def solve_batch(model: TRM, puzzles: np.ndarray, config: InferenceConfig = InferenceConfig()) -> Solutions:
+    """Run one batch of (B, 81) puzzles (0 = blank) through the model, step by step."""
+    return finish(solve_steps(model, puzzles, config))
 
 
 def solve(
     model: TRM,
-    puzzles: np.ndarray,
+    puzzles: np.ndarray | str | list[str],
     config: InferenceConfig = InferenceConfig(),
     on_progress: Callable[[int], None] | None = None,
 ) -> Solutions:
-    """Solve any number of puzzles in batches of `config.batch_size`; `on_progress(done)` after each."""
-    puzzles = np.asarray(puzzles, dtype=np.uint8).reshape(-1, CELLS)
+    """Solve any number of puzzles in batches of `config.batch_size`; `on_progress(done)` after each.
+
+    `puzzles`: an (N, 81) array (0 = blank), one puzzle string of 81 cells, or a list of them.
+    """
+    puzzles = as_grids(puzzles)
     if len(puzzles) == 0:
         raise ValueError("no puzzles to solve")
     parts = []

@@ -4,7 +4,11 @@
 - cell accuracy: share of the *blank* cells filled correctly (givens are kept, so they would only
   flatter the figure);
 - valid: the answer obeys every rule and given (for a unique puzzle that means correct);
+- halted: share of puzzles the halting head stopped (the rest ran to the step limit);
+- halt precision: of the puzzles it stopped, the share whose answer is correct; None when none halted;
 - halting accuracy: the head's decision was right, i.e. it halted exactly when the answer is correct.
+  A head that never halts scores 100% on it when the model solves nothing, so `eval` reports halted
+  and halt precision instead; training logs it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Scores:
     cell_accuracy: float
     valid: float
     halting_accuracy: float
+    halted: float
+    halt_precision: float | None  # None: nothing halted
     mean_steps: float
     max_steps: int
     puzzles_per_second: float
@@ -49,6 +55,8 @@ def score(solutions: Solutions, labels: np.ndarray) -> Scores:
         cell_accuracy=float((right & blanks).sum() / max(int(blanks.sum()), 1)),
         valid=float(valid_solutions(solutions.puzzles, solutions.answers).mean()),
         halting_accuracy=float((solutions.halted == correct).mean()),
+        halted=float(solutions.halted.mean()),
+        halt_precision=float(correct[solutions.halted].mean()) if solutions.halted.any() else None,
         mean_steps=float(solutions.steps.mean()),
         max_steps=int(solutions.steps.max()),
         puzzles_per_second=len(labels) / solutions.seconds if solutions.seconds > 0 else float("inf"),
@@ -71,6 +79,7 @@ def at_halting_step(solutions: Solutions) -> Solutions:
         says_halt.any(1),
         solutions.halt_probabilities,
         solutions.seconds,
+        step_limit=solutions.step_limit,
     )
 
 

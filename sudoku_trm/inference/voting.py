@@ -56,6 +56,15 @@ def _undo_steps(values: np.ndarray | None, undo: augment.Symmetries, digits: boo
     return _undo(values.reshape(count * steps, CELLS), repeated, digits).reshape(values.shape)
 
 
+def _undo_passes(values: np.ndarray | None, undo: augment.Symmetries, digits: bool) -> np.ndarray | None:
+    """The same for (N, S, P, 81) per-pass values: steps and passes folded into one axis and back."""
+    if values is None:
+        return None
+    count, steps, passes, _ = values.shape
+    folded = _undo_steps(values.reshape(count, steps * passes, CELLS), undo, digits)
+    return folded.reshape(values.shape)
+
+
 def map_back(solutions: Solutions, symmetries: augment.Symmetries) -> Solutions:
     """Every per-cell array of `solutions` (of the copies) in the original puzzles' orientation."""
     undo = augment.inverse(symmetries)
@@ -69,6 +78,9 @@ def map_back(solutions: Solutions, symmetries: augment.Symmetries) -> Solutions:
         solutions.seconds,
         _undo_steps(solutions.trace_answers, undo, True),
         _undo_steps(solutions.trace_confidence, undo, False),
+        solutions.step_limit,
+        _undo_passes(solutions.pass_answers, undo, True),
+        _undo_passes(solutions.pass_confidence, undo, False),
     )
 
 

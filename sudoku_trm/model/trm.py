@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -200,6 +200,15 @@ class Carry(NamedTuple):
     z: Tensor  # latent reasoning state (TRM's z_L)
 
 
+def _looks_local(name_or_path: str | Path) -> bool:
+    """A Path, or a string that cannot be a Hub repo id (OWNER/NAME) or starts like a path."""
+    if isinstance(name_or_path, Path):
+        return True
+    name = str(name_or_path)
+    parts = name.split("/")
+    return name.startswith(("/", ".", "~")) or "\\" in name or len(parts) != 2 or not all(parts)
+
+
 class TRM(nn.Module):
     """Tiny Recursive Model. `forward` runs one supervision step at the depth it is given.
 
@@ -286,11 +295,14 @@ class TRM(nn.Module):
         h_cycles: Optional[int] = None,
         l_cycles: Optional[int] = None,
         puzzle_ids: Optional[Tensor] = None,
+        on_pass: Optional[Callable[[int, Tensor], None]] = None,
     ) -> tuple[Carry, Tensor, Tensor]:
         """One supervision step -> (detached new carry, logits (B, 81, vocab), halt logit (B,) fp32).
 
         Depth defaults to the config's full depth (what evaluation uses); the curriculum passes a
         smaller one while training. Ints only, so torch.compile specialises once per depth.
+        `on_pass(n, y)`, for watching only (`solve --show-passes`), sees the answer state after each of
+        the first h-1 passes; the last pass is the step's own output. Left None, nothing changes.
         """
         h = self.config.H_cycles if h_cycles is None else h_cycles
         l = self.config.L_cycles if l_cycles is None else l_cycles
@@ -300,8 +312,10 @@ class TRM(nn.Module):
         y, z = carry
         # The earlier passes only move the state; gradients flow through the last one alone.
         with torch.no_grad():
-            for _ in range(h - 1):
+            for n in range(1, h):
                 y, z = self.recursion_pass(y, z, x, l)
+                if on_pass is not None:
+                    on_pass(n, y)
         y, z = self.recursion_pass(y, z, x, l)
 
         logits = self.lm_head(y[:, self.config.puzzle_emb_len :])
@@ -328,10 +342,21 @@ class TRM(nn.Module):
         map_location: str | torch.device = "cpu",
     ) -> "TRM":
         """A model from an exported directory or a Hub repo id, loaded strictly (a missing, extra or
-        misshapen tensor is a UserError) and silently."""
+        misshapen tensor is a UserError) and silently.
+
+        A Path, or a string that is not OWNER/NAME (or starts with / . ~), means a local directory:
+        when there is none, that is one UserError, not a Hub request for a typo."""
         from sudoku_trm.model.weights import load_weights
 
         source = Path(name_or_path)
+        if not source.is_dir() and _looks_local(name_or_path):
+            from sudoku_trm.errors import UserError
+
+            what = "not a directory" if source.exists() else "no such directory"
+            raise UserError(
+                f"{name_or_path}: {what} (a model is an exported directory holding config.json, "
+                "or a Hub repo id OWNER/NAME)"
+            )
         if not source.is_dir():
             from sudoku_trm.hub.client import fetch_model
 

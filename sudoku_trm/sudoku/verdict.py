@@ -32,8 +32,16 @@ class Verdict:
         return "breaks the rules: " + "; ".join(self.problems[:2]) + more + wrong
 
 
-def judge(puzzle: np.ndarray, answer: np.ndarray, solutions: int, solution: np.ndarray | None) -> Verdict:
-    """The verdict on `answer`; `solutions`/`solution` come from the exact solver's check of the puzzle."""
+def judge(
+    puzzle: np.ndarray, answer: np.ndarray, solutions: int | None = None, solution: np.ndarray | None = None
+) -> Verdict:
+    """The verdict on `answer`; `solutions`/`solution` come from the exact solver's check of the puzzle,
+    which runs here when they are not given."""
+    if solutions is None:
+        from sudoku_trm.sudoku.solver import analyse
+
+        found = analyse(np.asarray(puzzle, dtype=np.uint8), limit=2)
+        solutions, solution = found.count, found.solution
     problems = tuple(answer_problems(puzzle, answer))
     cells = frozenset(c for conflict in find_conflicts(answer) for c in conflict.cells)
     known = solutions == 1 and solution is not None
