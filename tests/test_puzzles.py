@@ -569,12 +569,16 @@ def test_samples_csv_answers_ratings_and_sources_match_the_shared_data(shared_sa
 
 
 def test_line_file_comments_name_each_puzzles_origin(shared_sample):
+    """Where each puzzle comes from, and its guesses on our own scale (`sudoku-trm check`), not the source's."""
+    from sudoku_trm.sudoku import solver
+
     known = shared_rows(shared_sample)
     lines = (PUZZLES / "very_hard.txt").read_text().splitlines()
     for puzzle in read_puzzles(PUZZLES / "very_hard.txt").puzzles:
         comment = lines[puzzle.line - 2]
         row = known[format_line(puzzle.grid)]
-        assert comment.startswith(f"# {row['file']} line ") and comment.endswith(f": {row['rating']} guesses")
+        assert comment.startswith(f"# {row['file']} line ")
+        assert comment.endswith(f"; sudoku-trm check: {solver.rate(puzzle.grid)} guesses")
 
 
 def test_named_puzzles_are_unique_and_the_sdk_copy_matches(shared_sample):

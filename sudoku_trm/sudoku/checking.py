@@ -59,7 +59,12 @@ class CheckReport:
 
     def summary(self) -> str:
         unique = sum(r.solutions == 1 for r in self.records)
-        return f"{len(self.records)} puzzles checked: {unique} unique, {len(self.errors)} problems"
+        return f"{count(len(self.records), 'puzzle')} checked: {unique} unique, {count(len(self.errors), 'problem')}"
+
+
+def count(number: int, noun: str) -> str:
+    """`1 puzzle`, `2 puzzles`, `0 problems`."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def check_puzzles(puzzles: list[Puzzle]) -> tuple[list[PuzzleCheck], list[InputError]]:

@@ -18,7 +18,7 @@ import numpy as np
 from sudoku_trm.errors import InputError, UserError
 from sudoku_trm.files import atomic_write
 from sudoku_trm.sudoku.checking import check_puzzles
-from sudoku_trm.sudoku.puzzles import read_puzzles
+from sudoku_trm.sudoku.puzzles import STDIN_NAME, read_puzzles
 
 CACHE_FORMAT = 2  # bump when the cached arrays change meaning
 DEFAULT_CACHE_DIR = Path(os.environ.get("SUDOKU_TRM_CACHE", Path.home() / ".cache" / "sudoku-trm"))
@@ -53,8 +53,9 @@ class PuzzleSet:
 
 def _parse_puzzle_file(path: Path) -> PuzzleSet:
     result = read_puzzles(path)
+    name = STDIN_NAME if str(path) == "-" else str(path)
     if not result.puzzles:
-        raise InputError("no usable puzzles", str(path))
+        raise InputError("no usable puzzles", name)
     questions = np.stack([p.grid for p in result.puzzles]).astype(np.uint8)
     answers = np.zeros_like(questions)
     ratings = np.array([-1 if p.rating is None else p.rating for p in result.puzzles], dtype=np.int32)
@@ -74,7 +75,9 @@ def _parse_puzzle_file(path: Path) -> PuzzleSet:
                 answers[i] = check.solution
                 if ratings[i] < 0:
                     ratings[i] = check.guesses
-    return PuzzleSet(questions[keep], answers[keep], ratings[keep], path.stem, errors)
+    return PuzzleSet(
+        questions[keep], answers[keep], ratings[keep], "stdin" if name == STDIN_NAME else path.stem, errors
+    )
 
 
 def _cache_path(path: Path, cache_dir: Path) -> Path:
@@ -85,12 +88,12 @@ def _cache_path(path: Path, cache_dir: Path) -> Path:
 def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR) -> PuzzleSet:
     """Load a puzzle file (any form puzzles.py reads) into arrays, through the `.npz` cache.
 
-    `cache_dir=None` disables the cache. Skipped lines are in `.errors`, from the cache as well.
+    `cache_dir=None` disables the cache. Skipped lines are in `.errors`, from the cache as well. The file
+    is read by `read_puzzles`, as `solve` and `check` read theirs: `-` is stdin (never cached), and a
+    missing file or a directory is its InputError.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", str(path))
-    if cache_dir is None:
+    if cache_dir is None or str(path) == "-" or not path.is_file():
         return _parse_puzzle_file(path)
     cached = _cache_path(path, Path(cache_dir))
     if cached.exists():
