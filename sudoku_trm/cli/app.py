@@ -4,7 +4,8 @@ Each command turns its options into configs or an options dataclass and hands th
 (solve.py, eval.py, check.py, train.py, download.py), imported when the command runs so that `--help`
 never imports torch. Errors are one line on stderr, never a traceback; an interrupt is one plain line
 (train's says where the checkpoint is and to continue with --resume). Exit codes: 0 success, 1 bad
-input (or a command that cannot run yet), 2 bad usage (Typer's own), 130 interrupted (Ctrl-C).
+input (or a command that cannot run yet), 2 bad usage (Typer's own), 130 interrupted (Ctrl-C), 141
+the reader closed the output pipe early (`solve ... | head -1`; quiet, as for any Unix tool).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import typer
 
 from sudoku_trm import __version__
 from sudoku_trm.cli.model_options import ModelOptions, device_name, with_model_options
-from sudoku_trm.cli.terminal import fail, print_error, reports_user_errors, stderr, stdout
+from sudoku_trm.cli.terminal import (
+    CLOSED_PIPE_EXIT_CODE,
+    fail,
+    print_error,
+    quiet_closed_pipe,
+    reports_user_errors,
+    stderr,
+    stdout,
+)
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.training.config import TrainConfig
@@ -240,20 +249,25 @@ FILES_HELP = "line, grid or CSV form; - reads stdin"
 @reports_user_errors
 @with_model_options
 def solve(
-    puzzle_file: str = typer.Argument(
-        ..., metavar="PUZZLE_FILE|-", help="Puzzle file (line, grid or CSV form); - reads stdin."
-    ),
+    files: List[str] = typer.Argument(..., metavar=FILES_METAVAR, help=f"Puzzle files ({FILES_HELP})."),
     model: ModelOptions = ModelOptions(),  # the model flags: see model_options.py
     trace: bool = typer.Option(False, "--trace", help="Print every refinement step, not just the answer."),
+    show_passes: bool = typer.Option(
+        False,
+        "--show-passes",
+        help="Also draw the answer after each recursion pass inside a step (live, --trace and --svg).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per puzzle on stdout, nothing else."),
     svg: Optional[Path] = typer.Option(None, "--svg", help="Save the rendered steps as an SVG image."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Write the answers here (.csv: CSV, else line form)."
     ),
     animate: Optional[bool] = typer.Option(
-        None, "--animate/--no-animate", help="Animate the steps (default: on a terminal, up to 5 puzzles)."
+        None,
+        "--animate/--no-animate",
+        help="Solve puzzles live on a terminal, drawing each step as the model makes it (default: the first 3).",
     ),
-    delay: float = typer.Option(0.35, "--delay", min=0.0, help="Seconds per animation frame."),
+    delay: float = typer.Option(0.35, "--delay", min=0.0, help="Seconds a live frame stays up at least."),
 ) -> None:
     """Solve puzzles with the model and watch it refine its answer step by step.
 
@@ -263,9 +277,16 @@ def solve(
     from sudoku_trm.cli import solve as cli_solve
 
     options = cli_solve.SolveOptions(
-        **asdict(model), trace=trace, as_json=as_json, svg=svg, output=output, animate=animate, delay=delay
+        **asdict(model),
+        trace=trace,
+        as_json=as_json,
+        svg=svg,
+        output=output,
+        animate=animate,
+        delay=delay,
+        show_passes=show_passes,
     )
-    code = cli_solve.run(puzzle_file, options, stdout, stderr)
+    code = cli_solve.run(files, options, stdout, stderr)
     if code:
         raise typer.Exit(code)
 
@@ -274,7 +295,9 @@ def solve(
 @reports_user_errors
 @with_model_options
 def evaluate(
-    files: List[str] = typer.Argument(..., help="Puzzle files (line, grid or CSV form), with or without answers."),
+    files: List[str] = typer.Argument(
+        ..., metavar=FILES_METAVAR, help=f"Puzzle files ({FILES_HELP}), with or without answers."
+    ),
     model: ModelOptions = ModelOptions(),  # the model flags: see model_options.py
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate at most this many puzzles per file."),
     as_json: bool = typer.Option(False, "--json", help="One JSON report on stdout, nothing else."),
@@ -294,7 +317,7 @@ def evaluate(
 @app.command()
 @reports_user_errors
 def check(
-    files: List[str] = typer.Argument(..., help="Puzzle files (line, grid or CSV form); - reads stdin."),
+    files: List[str] = typer.Argument(..., metavar=FILES_METAVAR, help=f"Puzzle files ({FILES_HELP})."),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per puzzle on stdout, nothing else."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Check at most this many puzzles per file."),
 ) -> None:
@@ -317,7 +340,13 @@ app.add_typer(download_app, name="download")
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # a pipe closed after the last write shows here, not as a warning at exit
+    except BrokenPipeError:
+        quiet_closed_pipe()
+        sys.exit(CLOSED_PIPE_EXIT_CODE)
     except UserError as error:  # raised outside a command, e.g. while importing a module
         print_error(str(error))
         sys.exit(error.exit_code)

@@ -1,9 +1,14 @@
 """`sudoku-trm eval`: score the model on whole puzzle files, per file and in total.
 
-Labels are each file's listed answers, or the exact solver's solution where a puzzle has none;
-puzzles without exactly one solution (and malformed lines) are reported with file:line and left out,
-the rest is still evaluated. With --votes, the single-copy figures and how often voting rescued (or
-spoiled) an answer are reported beside the voted ones.
+Files are read as `solve` and `check` read them (`-` is stdin). Labels are each file's listed answers,
+or the exact solver's solution where a puzzle has none; puzzles without exactly one solution (and
+malformed lines) are reported with file:line and left out, the rest is still evaluated. With --votes,
+the single-copy figures and how often voting rescued (or spoiled) an answer are reported beside the
+voted ones.
+
+Halting is reported as what halted: the share of puzzles the model stopped before the step limit, and
+the precision of those stops (halted and right / halted), "n/a" (null in JSON) when none halted. In
+JSON, `files` holds one report per file and `total` the figures over all of them, however many.
 """
 
 from __future__ import annotations
@@ -17,11 +22,26 @@ from rich.table import Table
 
 from sudoku_trm.cli.model_options import ModelOptions, load_model, solve_puzzles
 from sudoku_trm.cli.progress import progress_bar
+from sudoku_trm.cli.terminal import for_text
 from sudoku_trm.errors import UserError
 from sudoku_trm.inference.engine import Solutions
 from sudoku_trm.inference.scores import Scores, score
 from sudoku_trm.model.weights import resolve_weights_dir
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set
+from sudoku_trm.sudoku.puzzles import STDIN_NAME
+
+# The figures eval reports, in this order (Scores has more: training's halting accuracy and all-steps accuracy).
+FIGURES = (
+    "puzzles",
+    "grid_accuracy",
+    "cell_accuracy",
+    "valid",
+    "halted",
+    "halt_precision",
+    "mean_steps",
+    "max_steps",
+    "puzzles_per_second",
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +63,12 @@ class FileReport:
     scores: Scores
     voting: VotingEffect | None = None
 
+    def figures(self) -> dict:
+        scores = self.scores.to_dict()
+        return {key: scores[key] for key in FIGURES} | ({"voting": asdict(self.voting)} if self.voting else {})
+
     def to_dict(self) -> dict:
-        return {"file": self.name, **self.scores.to_dict(), **({"voting": asdict(self.voting)} if self.voting else {})}
+        return {"file": self.name, **self.figures()}
 
 
 @dataclass
@@ -69,7 +93,7 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
         if options.limit is not None:
             puzzles = puzzles.subset(np.arange(min(options.limit, len(puzzles))))
         if len(puzzles):
-            puzzles.name = path
+            puzzles.name = STDIN_NAME if path == "-" else path
             sets.append(puzzles)
     for error in errors:
         err.print(f"error: {error}", markup=False)
@@ -79,21 +103,19 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
     model = load_model(options)
     outcomes = [_evaluate_set(model, puzzles, options, err) for puzzles in sets]
     reports = [_report(p.name, o) for p, o in zip(sets, outcomes)]
-    total = _report("total", _concat(outcomes)) if len(reports) > 1 else None
+    total = _report("total", _concat(outcomes))
 
     if options.as_json:
         document = {
             "weights": str(resolve_weights_dir(options.weights)),
             "votes": options.votes,
             "files": [r.to_dict() for r in reports],
-            "total": (total or reports[0]).to_dict(),
+            "total": {"files": len(reports), **total.figures()},  # over every file, even a single one
             "errors": errors,
         }
         out.print(json.dumps(document), markup=False, soft_wrap=True)
     else:
-        # Off a terminal nothing wraps the lines for us: print the table at its natural width.
-        wide = out if out.is_terminal else Console(file=out.file, width=200, highlight=False)
-        wide.print(_table(reports, total, options.votes))
+        for_text(out).print(_table(reports, total if len(reports) > 1 else None, options.votes))
     return 1 if errors else 0
 
 
@@ -126,11 +148,12 @@ def _table(reports: list[FileReport], total: FileReport | None, votes: int) -> T
     title = "sudoku-trm eval" + (f" ({votes} votes per puzzle)" if votes > 1 else "")
     table = Table(
         title=title,
-        caption="exact: whole grid right · cells: blank cells right · valid: obeys every "
-        "rule · halting: halted exactly when right · steps: mean (max)",
+        caption="exact: whole grid right · cells: blank cells right · valid: obeys every rule · halted: "
+        "stopped by the model, not the step limit · precision: halted and right / halted (n/a: none "
+        "halted) · steps: mean (max)",
     )
     table.add_column("file", overflow="fold")
-    for column in ("puzzles", "exact", "cells", "valid", "halting", "steps", "puzzles/s"):
+    for column in ("puzzles", "exact", "cells", "valid", "halted", "precision", "steps", "puzzles/s"):
         table.add_column(column, justify="right", no_wrap=True)
     if votes > 1:
         for column in ("single", "rescued", "spoiled"):
@@ -144,7 +167,8 @@ def _table(reports: list[FileReport], total: FileReport | None, votes: int) -> T
             f"{s.grid_accuracy:.1%}",
             f"{s.cell_accuracy:.1%}",
             f"{s.valid:.1%}",
-            f"{s.halting_accuracy:.1%}",
+            f"{s.halted:.1%}",
+            "n/a" if s.halt_precision is None else f"{s.halt_precision:.1%}",
             f"{s.mean_steps:.1f} ({s.max_steps})",
             f"{s.puzzles_per_second:,.1f}",
         ]

@@ -4,15 +4,27 @@
 parameter and hands the command what was parsed as one `ModelOptions`. `load_model` and `solve_puzzles`
 then load the weights and solve (with --votes: symmetric copies and a vote). Torch is imported only
 when they run, so `--help` stays fast.
+
+CPU threads: `cpu_threads` runs batches of fewer than SINGLE_THREAD_BELOW puzzles on one torch thread.
+Small batches gain little from a second thread, and torch's threads wait for each other by spinning,
+which costs dearly when another process holds a core. Measured on this project's 2-core machine (the
+shipped model; other sessions kept the load at 2 to 7): with a busy loop on one core, the whole
+`solve puzzles/easy.txt --json` took 5.3-5.6 s on one thread and 10-39 s on torch's default two (about
+4 s either way without the loop); the model time of 1 / 16 / 64 puzzles (4 steps) was 0.09 / 1.4 / 7.3 s
+on one thread against 4.3 / 7.7 / 12.6 s on two. Two threads won once, at 64 puzzles on a quieter
+machine (43 s against 52 s, 16 steps), so batches of 32 and more keep torch's default. OMP_NUM_THREADS,
+when set, is left alone.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import typer
 
@@ -46,11 +58,16 @@ class ModelOptions:
     batch_size: int = 256
     bf16: bool = True
 
-    def inference(self, trace: bool = False) -> InferenceConfig:
+    def inference(self, trace: bool = False, passes: bool = False) -> InferenceConfig:
         from sudoku_trm.inference.engine import InferenceConfig
 
         return InferenceConfig(
-            max_steps=self.max_steps, steps=self.steps, batch_size=self.batch_size, bf16=self.bf16, trace=trace
+            max_steps=self.max_steps,
+            steps=self.steps,
+            batch_size=self.batch_size,
+            bf16=self.bf16,
+            trace=trace,
+            passes=passes,
         )
 
 
@@ -121,6 +138,11 @@ def with_model_options(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         model = ModelOptions(**{name: kwargs.pop(name) for name in names})
+        if model.steps is not None and model.max_steps is not None:  # bad usage: exit 2, before any work
+            raise typer.BadParameter(
+                "give one: --steps runs exactly N steps, --max-steps caps a run the model may halt sooner",
+                param_hint="'--steps' / '--max-steps'",
+            )
         return command(*args, model=model, **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=parameters)  # what Typer reads
@@ -136,19 +158,41 @@ def load_model(options: ModelOptions) -> TRM:
     return load_weights(resolve_weights_dir(options.weights), resolve_device(options.device))
 
 
+SINGLE_THREAD_BELOW = 32  # puzzles per model call; see the module docstring
+
+
+@contextmanager
+def cpu_threads(model: TRM, batch: int) -> Iterator[None]:
+    """One torch thread while a CPU model runs batches of fewer than SINGLE_THREAD_BELOW puzzles (unless
+    OMP_NUM_THREADS says otherwise); the thread count is restored afterwards."""
+    import torch
+
+    if next(model.parameters()).device.type != "cpu" or batch >= SINGLE_THREAD_BELOW or "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def solve_puzzles(
     model: TRM,
     grids: np.ndarray,
     options: ModelOptions,
     progress: Callable[[int], None] | None = None,
     trace: bool = False,
+    passes: bool = False,
 ) -> tuple[Solutions, VoteResult | None]:
     """Solve `grids`; with --votes above 1 by voting over symmetric copies, whose result comes along."""
-    from sudoku_trm.inference.engine import solve
+    from sudoku_trm.inference import engine
     from sudoku_trm.inference.voting import solve_with_votes
 
-    inference = options.inference(trace)
-    if options.votes > 1:
-        votes = solve_with_votes(model, grids, options.votes, inference, options.seed, progress)
-        return votes.solutions, votes
-    return solve(model, grids, inference, progress), None
+    inference = options.inference(trace, passes)
+    with cpu_threads(model, min(options.batch_size, len(grids) * options.votes)):
+        if options.votes > 1:
+            votes = solve_with_votes(model, grids, options.votes, inference, options.seed, progress)
+            return votes.solutions, votes
+        return engine.solve(model, grids, inference, progress), None

@@ -1,9 +1,16 @@
 """How `solve`'s output looks: a grid, a refinement step and its status line, a final answer, the
-one-line form, the summary and the legend. Rich renderables shared by the terminal, plain output and SVG.
+one-line form, the summary, the legend and the SVG sheet. Rich renderables shared by the live view,
+plain output and SVG.
 
-Styles carry the meaning on a terminal (givens bold, cells changed since the last step highlighted,
-low-confidence cells dimmed, rule-breaking cells red); off a terminal Rich drops the styles, so every
-step also says in words which cells changed and how many are unsure.
+Styles carry the meaning on a terminal (givens bold, cells changed since the last frame highlighted,
+low-confidence cells dimmed, rule-breaking cells red). Plain text (a pipe, a file) has no styles, so
+there a given is written in brackets, `[5]`, and every step says in words which cells changed and how
+many are unsure.
+
+A frame is one picture of the refinement: step 0 is the puzzle as posed; step k the answer after the
+model's k-th supervision step, its halting probability and the decision taken on it; with passes, the
+answer after each recursion pass inside a step (no halting decision is taken there). The status line
+counts steps against the step limit, never against the steps a run happened to take.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 
 from sudoku_trm.sudoku.grid import cell_name
@@ -29,7 +37,17 @@ UNSURE = "dim"
 CONFLICT = "bold white on red"
 LOW_CONFIDENCE = 0.5  # below this probability a cell is drawn dimmed and counted as unsure
 
-_TOP, _MIDDLE, _BOTTOM = ("┌───────┬───────┬───────┐", "├───────┼───────┼───────┤", "└───────┴───────┴───────┘")
+_BORDERS = ("┌───────┬───────┬───────┐", "├───────┼───────┼───────┤", "└───────┴───────┴───────┘")
+# Plain text: three characters a cell, so a given can be bracketed, `[5]`, and the model's digit is ` 5 `.
+_PLAIN_BORDERS = (
+    "┌─────────┬─────────┬─────────┐",
+    "├─────────┼─────────┼─────────┤",
+    "└─────────┴─────────┴─────────┘",
+)
+
+# Decisions a status line can show.
+CONTINUE, HALT, STEP_LIMIT = "continue", "halt", "step limit"
+HALT_IGNORED, FIXED_DONE = "halt ignored (--steps)", "done (--steps)"
 
 
 def cell_style(cell: int, puzzle, answer, confidence, previous, conflicts) -> str:
@@ -50,24 +68,51 @@ def grid_text(
     confidence: np.ndarray | None = None,
     previous: np.ndarray | None = None,
     conflicts: frozenset[int] = frozenset(),
+    plain: bool = False,
 ) -> Text:
-    """The boxed 9x9 grid of `answer` (default: the puzzle itself), styled cell by cell."""
+    """The boxed 9x9 grid of `answer` (default: the puzzle itself), styled cell by cell; `plain`
+    brackets the givens instead, for text without styles."""
     answer = puzzle if answer is None else answer
-    text = Text(_TOP + "\n")
+    top, middle, bottom = _PLAIN_BORDERS if plain else _BORDERS
+    pieces: list[tuple[str, str]] = [(top + "\n", "")]
     for row in range(9):
         if row in (3, 6):
-            text.append(_MIDDLE + "\n")
-        text.append("│")
+            pieces.append((middle + "\n", ""))
+        pieces.append(("│", ""))
         for col in range(9):
             cell = row * 9 + col
             value = int(answer[cell])
-            text.append(" ")
-            text.append(str(value) if value else "·", cell_style(cell, puzzle, answer, confidence, previous, conflicts))
-            if col in (2, 5):
-                text.append(" │")
-        text.append(" │\n")
-    text.append(_BOTTOM)
+            digit = str(value) if value else "·"
+            style = cell_style(cell, puzzle, answer, confidence, previous, conflicts)
+            if plain:
+                pieces.append((f"[{digit}]" if puzzle[cell] else f" {digit} ", style))
+                pieces.append(("│" if col in (2, 5, 8) else "", ""))
+            elif style in _BACKGROUNDS:  # the marked box is the digit alone
+                pieces += [(" ", ""), (digit, style)]
+            else:  # a space in the digit's colour looks the same, and lets equal neighbours form one run
+                pieces.append((" " + digit, style))
+            if not plain and col in (2, 5, 8):
+                pieces.append((" │", ""))
+        pieces.append(("\n", ""))
+    pieces.append((bottom, ""))
+    text = Text()
+    for piece, style in _runs(pieces):
+        text.append(piece, style or None)
     return text
+
+
+_BACKGROUNDS = (CHANGED, CONFLICT)
+
+
+def _runs(pieces: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Adjacent pieces of one style joined: fewer segments, and a much smaller SVG (one element a segment)."""
+    runs: list[tuple[str, str]] = []
+    for piece, style in pieces:
+        if runs and runs[-1][1] == style:
+            runs[-1] = (runs[-1][0] + piece, style)
+        elif piece:
+            runs.append((piece, style))
+    return runs
 
 
 def changed_cells(previous: np.ndarray | None, answer: np.ndarray) -> list[int]:
@@ -81,44 +126,100 @@ def describe_cells(cells: list[int], shown: int = 6) -> str:
     return names + (f" (+{len(cells) - shown})" if len(cells) > shown else "")
 
 
-def step_status(
-    step: int,
-    limit: int,
-    depth: tuple[int, int],
-    halt_probability: float,
-    decision: str,
-    changed: list[int],
-    unsure: int,
-) -> Text:
-    """`step 3/16  depth (3,6)  halt p=0.12 -> continue  changed 4: r1c3, ...  unsure 7`."""
-    text = Text(f"step {step}/{limit}  depth ({depth[0]},{depth[1]})  halt p={halt_probability:.2f} -> ")
-    text.append(decision, "bold green" if decision == "halt" else "bold yellow" if decision == "continue" else "bold")
-    text.append(f"  changed {len(changed)}" + (f": {describe_cells(changed)}" if changed else ""))
-    text.append(f"  unsure {unsure}", UNSURE if unsure else "")
-    return text
-
-
-def step_frame(
-    title: str,
-    puzzle: np.ndarray,
-    answer: np.ndarray,
-    confidence: np.ndarray,
-    previous: np.ndarray | None,
-    status: Text,
-) -> Group:
-    return Group(Text(title, "bold"), grid_text(puzzle, answer, confidence, previous), status)
-
-
-def legend() -> Text:
-    text = Text("given", GIVEN)
-    for label, style in (("answer", ANSWER), ("changed", CHANGED), ("unsure", UNSURE), ("breaks a rule", CONFLICT)):
-        text.append("  ")
-        text.append(label, style)
-    return text
-
-
 def unsure_count(puzzle: np.ndarray, confidence: np.ndarray) -> int:
     return int(((puzzle == 0) & (confidence < LOW_CONFIDENCE)).sum())
+
+
+def decision(halts: bool, stops: bool, fixed: bool) -> str:
+    """What happens after a step: the head's call, or with a fixed count (--steps) that the run goes on."""
+    if fixed:
+        return FIXED_DONE if stops else HALT_IGNORED if halts else CONTINUE
+    if stops:
+        return HALT if halts else STEP_LIMIT
+    return CONTINUE
+
+
+def _decision_style(text: str) -> str:
+    return "bold green" if text == HALT else "bold yellow" if text == CONTINUE else "bold"
+
+
+# -- frames ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture of the refinement, before it is drawn: what the grid shows and what its status says."""
+
+    puzzle: np.ndarray
+    answer: np.ndarray
+    confidence: np.ndarray | None
+    previous: np.ndarray | None  # the answer of the frame before (None at step 0)
+    step: int  # 0: the puzzle as posed
+    limit: int | None  # None: not known yet (the model is loading)
+    depth: tuple[int, int] | None = None
+    halt_probability: float | None = None  # None for step 0 and for passes
+    decision: str | None = None
+    pass_number: int | None = None  # a recursion pass inside `step`
+    passes: int | None = None
+    note: str = ""  # what is going on meanwhile ("loading the model", "thinking")
+
+    @property
+    def changed(self) -> list[int]:
+        return changed_cells(self.previous, self.answer)
+
+    @property
+    def unsure(self) -> int:
+        return 0 if self.confidence is None else unsure_count(self.puzzle, self.confidence)
+
+    def where(self) -> str:
+        """`step 3/16`, `step 3/16 pass 1/3`; `step 0` while the limit is unknown."""
+        text = f"step {self.step}" + (f"/{self.limit}" if self.limit is not None else "")
+        if self.pass_number is not None:
+            text += f" pass {self.pass_number}/{self.passes}"
+        return text
+
+    def status(self) -> Text:
+        """`step 3/16  depth (3,6)  halt p=0.12 -> continue  changed 4: r1c3, ...  unsure 7`."""
+        text = Text(self.where())
+        if self.depth is not None:
+            text.append(f"  depth ({self.depth[0]},{self.depth[1]})")
+        if self.step == 0:
+            text.append(f"  the puzzle as posed, {int((self.puzzle == 0).sum())} blanks")
+        elif self.pass_number is not None:
+            text.append("  inside the step: no halting call yet")
+        else:
+            text.append(f"  halt p={self.halt_probability:.2f} -> ")
+            text.append(self.decision, _decision_style(self.decision))
+        if self.step:
+            changed = self.changed
+            text.append(f"  changed {len(changed)}" + (f": {describe_cells(changed)}" if changed else ""))
+            text.append(f"  unsure {self.unsure}", UNSURE if self.unsure else "")
+        if self.note:
+            text.append(f"  {self.note}", "italic")
+        return text
+
+    def caption(self) -> Text:
+        """Two short lines under a small grid (the SVG sheet)."""
+        if self.step == 0:
+            first, second = Text(f"{self.where()} as posed"), f"{int((self.puzzle == 0).sum())} blanks"
+        else:
+            first = Text(self.where())
+            if self.pass_number is None:
+                first.append(f" p={self.halt_probability:.2f} ")
+                first.append(self.decision, _decision_style(self.decision))
+            second = f"changed {len(self.changed)}, unsure {self.unsure}"
+        return Text.assemble(first, "\n", second)
+
+    def grid(self, plain: bool = False) -> Text:
+        return grid_text(self.puzzle, self.answer, self.confidence, self.previous, plain=plain)
+
+    def render(self, title: str, plain: bool = False) -> Group:
+        return Group(Text(title, "bold"), self.grid(plain), self.status())
+
+
+def posed(puzzle: np.ndarray, limit: int | None, depth: tuple[int, int] | None, note: str = "") -> Frame:
+    """Frame 0: the puzzle as posed."""
+    return Frame(puzzle, puzzle, None, None, 0, limit, depth, note=note)
 
 
 # -- one solved puzzle ----------------------------------------------------------------------------
@@ -134,6 +235,7 @@ class Solved:
     verdict: Verdict
     agreeing: int | None = None  # with --votes: copies that gave this answer
     votes: int = 1
+    fixed: bool = False  # --steps: a fixed count ran, whatever the halting head said
 
     @property
     def answer(self) -> np.ndarray:
@@ -143,63 +245,73 @@ class Solved:
     def steps(self) -> int:
         return int(self.solutions.steps[self.index])
 
+    @property
+    def halted(self) -> bool:
+        return bool(self.solutions.halted[self.index])
 
-@dataclass(frozen=True)
-class Step:
-    """One refinement step drawn; its status line is kept apart too (the animation leaves the last one on screen)."""
+    @property
+    def limit(self) -> int:
+        return self.solutions.step_limit or self.solutions.halt_probabilities.shape[1]
 
-    frame: Group
-    status: Text
+    def how(self) -> str:
+        if self.fixed:
+            return "the fixed count of --steps ran"
+        return "halted by the model" if self.halted else "step limit reached"
 
 
 def title(puzzle: Puzzle) -> str:
     return f"{puzzle.file}:{puzzle.line}" + (f"  ({puzzle.source})" if puzzle.source else "")
 
 
-def decision(result: Solved, step: int) -> str:
-    """What the halting head decided after `step` (1-based)."""
-    if step < result.steps:
-        return "continue"
-    return "halt" if result.solutions.halted[result.index] else "step limit"
-
-
-def steps(result: Solved, depth: tuple[int, int]) -> list[Step]:
-    """Every refinement step of `result`, from the first to the answer."""
+def frames(result: Solved, depth: tuple[int, int]) -> list[Frame]:
+    """Every frame of a traced `result`: the puzzle as posed, then each step (and each pass, if recorded)."""
     solutions, i, puzzle = result.solutions, result.index, result.puzzle.grid
-    limit = solutions.halt_probabilities.shape[1]
-    drawn, previous = [], None
+    limit = result.limit
+    drawn = [posed(puzzle, limit, depth)]
+    previous = puzzle
     for step in range(1, result.steps + 1):
+        if solutions.pass_answers is not None:
+            for number in range(1, solutions.pass_answers.shape[2] + 1):
+                answer = solutions.pass_answers[i, step - 1, number - 1]
+                confidence = solutions.pass_confidence[i, step - 1, number - 1].astype(np.float32)
+                passes = solutions.pass_answers.shape[2] + 1
+                frame = Frame(puzzle, answer, confidence, previous, step, limit, depth, None, None, number, passes)
+                drawn.append(frame)
+                previous = answer
         answer = solutions.trace_answers[i, step - 1]
         confidence = solutions.trace_confidence[i, step - 1].astype(np.float32)
-        status = step_status(
-            step,
-            limit,
-            depth,
-            float(solutions.halt_probabilities[i, step - 1]),
-            decision(result, step),
-            changed_cells(previous, answer),
-            unsure_count(puzzle, confidence),
-        )
-        drawn.append(Step(step_frame(title(result.puzzle), puzzle, answer, confidence, previous, status), status))
+        probability = float(solutions.halt_probabilities[i, step - 1])
+        last = step == result.steps
+        said = decision(probability > 0.5, last, result.fixed)
+        drawn.append(Frame(puzzle, answer, confidence, previous, step, limit, depth, probability, said))
         previous = answer
     return drawn
 
 
-def final_answer(result: Solved, seconds: float) -> Group:
-    """Title, the answer's grid (rule-breaking cells marked), how it ended, and the verdict."""
-    i, verdict = result.index, result.verdict
-    how = "halted by the model" if result.solutions.halted[i] else "step limit reached"
-    line = Text(f"{result.steps} step{'s' if result.steps != 1 else ''} ({how}), {seconds * 1000:.0f} ms")
+def outcome_line(result: Solved, seconds: float) -> Text:
+    line = Text(f"{result.steps} step{'s' if result.steps != 1 else ''} ({result.how()}), {seconds * 1000:.0f} ms")
     if result.agreeing is not None:
         line.append(f", {result.agreeing} of {result.votes} symmetric copies agree")
-    verdict_text = Text(
+    return line
+
+
+def verdict_text(verdict: Verdict) -> Text:
+    head = Text(
         "valid solution" if verdict.valid else "breaks the rules", "bold green" if verdict.valid else "bold red"
     )
-    verdict_text = Text.assemble(verdict_text, Text(verdict.summary[len(verdict_text.plain) :]))
+    return Text.assemble(head, Text(verdict.summary[len(head.plain) :]))
+
+
+def final_answer(result: Solved, seconds: float, plain: bool = False) -> Group:
+    """Title, the answer's grid (rule-breaking cells marked), how it ended, and the verdict."""
     grid = grid_text(
-        result.puzzle.grid, result.answer, result.solutions.confidence[i], conflicts=verdict.conflict_cells
+        result.puzzle.grid,
+        result.answer,
+        result.solutions.confidence[result.index],
+        conflicts=result.verdict.conflict_cells,
+        plain=plain,
     )
-    return Group(Text(title(result.puzzle), "bold"), grid, line, verdict_text)
+    return Group(Text(title(result.puzzle), "bold"), grid, outcome_line(result, seconds), verdict_text(result.verdict))
 
 
 def answer_line(result: Solved) -> str:
@@ -214,8 +326,72 @@ def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     """One line over all puzzles solved together in `solutions`."""
     valid = sum(r.verdict.valid for r in results)
     rate = len(results) / solutions.seconds if solutions.seconds > 0 else float("inf")
+    puzzles = f"{len(results)} puzzle{'s' if len(results) != 1 else ''}"
+    broken = len(results) - valid
     text = (
-        f"{len(results)} puzzles: {valid} valid, {len(results) - valid} break the rules; "
+        f"{puzzles}: {valid} valid, {broken} break{'s' if broken == 1 else ''} the rules; "
         f"mean {float(solutions.steps.mean()):.1f} steps; {rate:,.1f} puzzles/s"
     )
     return text + (f" ({votes} votes each)" if votes > 1 else "")
+
+
+def legend(plain: bool = False) -> Text:
+    if plain:
+        return Text("[5] given, 5 the model's digit, · blank; changed and unsure cells are named under each step")
+    text = Text("given", GIVEN)
+    for label, style in (("answer", ANSWER), ("changed", CHANGED), ("unsure", UNSURE), ("breaks a rule", CONFLICT)):
+        text.append("  ")
+        text.append(label, style)
+    return text
+
+
+# -- the SVG sheet --------------------------------------------------------------------------------
+
+
+def _unchanged_runs(drawn: list[Frame]) -> list[list[Frame]]:
+    """Frames grouped: each step that changes no cell joins the run before it, if that run is of steps."""
+    runs: list[list[Frame]] = []
+    for frame in drawn:
+        still = frame.step > 0 and frame.pass_number is None and not frame.changed
+        if still and runs and runs[-1][-1].step > 0 and runs[-1][-1].pass_number is None:
+            runs[-1].append(frame)
+        else:
+            runs.append([frame])
+    return runs
+
+
+SHEET_COLUMNS = 6  # small grids a row
+SHEET_WIDTH = SHEET_COLUMNS * 31  # characters: each grid is 25 wide, its caption up to ~30
+
+
+def sheet(result: Solved, depth: tuple[int, int], seconds: float) -> Group:
+    """One puzzle on a page: every frame as a small captioned grid, SHEET_COLUMNS a row, then the verdict.
+
+    A run of steps that change no cell is one grid, captioned with the run and its halting probabilities
+    (a model that settles early would otherwise fill the page with the same grid)."""
+    table = Table.grid(padding=(0, 2, 1, 0))
+    for _ in range(SHEET_COLUMNS):
+        table.add_column(width=29, no_wrap=True)
+    cells = []
+    for run in _unchanged_runs(frames(result, depth)):
+        first, last = run[0], run[-1]
+        if len(run) == 1:
+            cells.append(Group(first.grid(), first.caption()))
+            continue
+        low = min(f.halt_probability for f in run)
+        high = max(f.halt_probability for f in run)
+        caption = Text(f"steps {first.step}-{last.step}/{last.limit}: same grid\np={low:.2f}-{high:.2f} ")
+        caption.append(last.decision, _decision_style(last.decision))
+        cells.append(Group(first.grid(), caption))
+    final = grid_text(
+        result.puzzle.grid,
+        result.answer,
+        result.solutions.confidence[result.index],
+        conflicts=result.verdict.conflict_cells,
+    )
+    cells.append(Group(final, Text("answer", "bold")))
+    for start in range(0, len(cells), SHEET_COLUMNS):
+        table.add_row(*cells[start : start + SHEET_COLUMNS])
+    heading = Text(title(result.puzzle), "bold")
+    heading.append(f"  depth ({depth[0]},{depth[1]})")
+    return Group(heading, table, outcome_line(result, seconds), verdict_text(result.verdict), Text())

@@ -2,33 +2,45 @@
 
 Order of events: bad lines and puzzles the exact solver finds unsolvable are reported first (and not
 solved); puzzles with several solutions get a note and are solved (any valid grid is then right).
-Output depends on where it goes: an animation of every step on a terminal for a few puzzles, plain
-ordered text elsewhere, one JSON record per puzzle with --json; --trace adds every step. How each
-piece looks is render.py's; this module decides which pieces go where.
+Output depends on where it goes:
+
+- a terminal: the first ANIMATE_FIRST puzzles are solved live, one at a time, every step drawn as the
+  model makes it (live.py); the rest are solved together, under a progress bar, and shown as answers.
+  Three because watching one takes about 6 s with the shipped model (16 steps, 0.35 s a frame): the
+  first command shows the refinement on a few puzzles and the rest does not keep the user waiting.
+  `--animate` watches every puzzle, `--no-animate` none;
+- elsewhere (a pipe, a file): plain ordered text, no control codes, no wrapped lines, givens in brackets;
+- --json: one JSON record per puzzle and nothing else; --trace adds every step to the text forms.
+
+How each piece looks is render.py's; this module decides which pieces go where.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.console import Console, Group
-from rich.live import Live
 
-from sudoku_trm.cli import render
-from sudoku_trm.cli.model_options import ModelOptions, load_model, solve_puzzles
+from sudoku_trm.cli import live, render
+from sudoku_trm.cli.model_options import ModelOptions, cpu_threads, load_model, solve_puzzles
 from sudoku_trm.cli.progress import progress_bar
 from sudoku_trm.cli.render import Solved
+from sudoku_trm.cli.terminal import for_text
 from sudoku_trm.errors import UserError
-from sudoku_trm.sudoku.checking import check_puzzles
-from sudoku_trm.sudoku.puzzles import format_line, read_puzzles, write_puzzles
+from sudoku_trm.sudoku.checking import PuzzleCheck, check_files
+from sudoku_trm.sudoku.puzzles import format_line, write_puzzles
 from sudoku_trm.sudoku.verdict import judge
 
-ANIMATE_AT_MOST = 5  # puzzles animated on a terminal by default; more are solved as a batch
+if TYPE_CHECKING:
+    from sudoku_trm.inference.engine import InferenceConfig, Solutions
+    from sudoku_trm.model.trm import TRM
+
+ANIMATE_FIRST = 3  # puzzles solved live on a terminal by default; the rest are solved together
 GRIDS_AT_MOST = 20  # plain output shows whole grids up to this many puzzles, one line each beyond
 
 
@@ -38,20 +50,21 @@ class SolveOptions(ModelOptions):
     as_json: bool = False
     svg: Path | None = None
     output: Path | None = None
-    animate: bool | None = None  # None: on a terminal with at most ANIMATE_AT_MOST puzzles
-    delay: float = 0.35  # seconds per animation frame
+    animate: bool | None = None  # None: the first ANIMATE_FIRST puzzles on a terminal
+    delay: float = 0.35  # seconds a frame stays up at least
+    show_passes: bool = False  # also draw the answer after each recursion pass within a step
 
 
-def run(puzzle_file: str, options: SolveOptions, out: Console, err: Console) -> int:
-    """Solve every good puzzle of `puzzle_file`; returns the exit code (1 when any input was bad)."""
-    read = read_puzzles(puzzle_file)
-    checks, problems = check_puzzles(read.puzzles)
+def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err: Console) -> int:
+    """Solve every good puzzle of the files (`-`: stdin); returns the exit code (1 when any input was bad)."""
+    paths = [puzzle_files] if isinstance(puzzle_files, str) else list(puzzle_files)
+    report = check_files(paths)  # the one reading path of solve, eval and check: sudoku.puzzles.read_puzzles
     # A puzzle with several solutions is still solved (any valid grid counts): a note, not an error.
-    several = {(c.puzzle.file, c.puzzle.line) for c in checks if c.solutions > 1}
-    errors = list(read.errors) + [p for p in problems if (p.file, p.line) not in several]
-    for error in sorted(errors, key=lambda e: e.line or 0):
+    several = {(c.puzzle.file, c.puzzle.line) for c in report.records if c.solutions > 1}
+    errors = [e for e in report.errors if (e.file, e.line) not in several]
+    for error in errors:
         err.print(f"error: {error}", markup=False)
-    solvable = [c for c in checks if c.solutions > 0]
+    solvable = [c for c in report.records if c.solutions > 0]
     for check in solvable:
         if check.solutions > 1:
             err.print(
@@ -60,41 +73,62 @@ def run(puzzle_file: str, options: SolveOptions, out: Console, err: Console) -> 
                 markup=False,
             )
     if not solvable:
-        raise UserError(f"{read_name(puzzle_file)}: no solvable puzzle to solve")
+        if errors:
+            return 1  # each problem is already on stderr
+        raise UserError(f"{', '.join(paths)}: no solvable puzzle to solve")
 
-    model = load_model(options)
-    grids = np.stack([c.puzzle.grid for c in solvable])
-    animate = _should_animate(options, out, len(solvable))
-    with progress_bar(err, "solving", len(grids), enabled=not animate) as advance:
-        solutions, votes = solve_puzzles(
-            model, grids, options, advance, trace=bool(animate or options.trace or options.svg)
-        )
+    watched = _watched(options, out, len(solvable))
+    models: list[TRM] = []
 
-    results = [
-        Solved(
-            c.puzzle,
-            solutions,
-            i,
-            judge(c.puzzle.grid, solutions.answers[i], c.solutions, c.solution),
-            None if votes is None else int(votes.agreeing[i]),
-            options.votes,
-        )
-        for i, c in enumerate(solvable)
-    ]
-    depth = (model.config.H_cycles, model.config.L_cycles)
-    seconds_each = solutions.seconds / len(results)
+    def get_model() -> TRM:
+        if not models:
+            models.append(load_model(options))
+        return models[0]
+
+    keep_steps = bool(options.trace or options.svg)
+    results: list[Solved] = []
+    parts: list[Solutions] = []
+    seconds: list[float] = []
+
+    def get_config() -> InferenceConfig:
+        return options.inference(trace=keep_steps, passes=options.show_passes)
+
+    for check in solvable[:watched]:
+        solutions, last = live.watch(out, check.puzzle, get_model, get_config, options.delay, cpu_threads)
+        result = _solved(check, solutions, 0, options)
+        results.append(result)
+        parts.append(solutions)
+        seconds.append(solutions.seconds)
+        out.print(Group(render.final_answer(result, solutions.seconds), last.status(), render.legend()))
+        out.print()
+    rest = solvable[watched:]
+    if rest:
+        model = get_model()
+        grids = np.stack([c.puzzle.grid for c in rest])
+        with progress_bar(err, "solving", len(grids)) as advance:
+            solutions, votes = solve_puzzles(model, grids, options, advance, keep_steps, options.show_passes)
+        for i, check in enumerate(rest):
+            agreeing = None if votes is None else int(votes.agreeing[i])
+            results.append(_solved(check, solutions, i, options, agreeing))
+        parts.append(solutions)
+        seconds += [solutions.seconds / len(rest)] * len(rest)
+    everything = parts[0] if len(parts) == 1 else _joined(parts)
+    depth = (get_model().config.H_cycles, get_model().config.L_cycles)
+
+    text = for_text(out)
+    plain = not out.is_terminal
     if options.as_json:
-        for result in results:
-            out.print(json.dumps(_record(result, options.votes, seconds_each)), markup=False, soft_wrap=True)
-    elif animate:
-        for result in results:
-            _animate(out, result, depth, options.delay, seconds_each)
-    else:
-        _print_plain(out, results, depth, options.trace, seconds_each)
+        for result, took in zip(results, seconds):
+            out.print(json.dumps(_record(result, options.votes, took)), markup=False, soft_wrap=True)
+    elif rest:
+        if plain and (options.trace or len(rest) <= GRIDS_AT_MOST):
+            text.print(render.legend(plain=True))
+            text.print()
+        _print_answers(text, results[watched:], depth, options.trace, seconds[watched:], plain)
     if not options.as_json and len(results) > 1:
-        out.print(render.summary(results, solutions, options.votes), markup=False)
+        text.print(render.summary(results, everything, options.votes), markup=False)
     if options.svg is not None:
-        _save_svg(options.svg, results, depth, seconds_each)
+        _save_svg(options.svg, results, depth, seconds)
         err.print(f"saved the steps to {options.svg}", markup=False)
     if options.output is not None:
         _write_answers(options.output, results)
@@ -102,53 +136,56 @@ def run(puzzle_file: str, options: SolveOptions, out: Console, err: Console) -> 
     return 1 if errors else 0
 
 
-def read_name(path: str) -> str:
-    return "<stdin>" if path == "-" else path
+def _watched(options: SolveOptions, out: Console, count: int) -> int:
+    """How many puzzles, from the first, are solved live."""
+    if options.as_json or not out.is_terminal or options.votes > 1 or options.animate is False:
+        return 0  # with votes, the answer is chosen after every copy ran: there is no one refinement to watch
+    if options.animate:
+        return count
+    return 0 if options.trace else min(count, ANIMATE_FIRST)
 
 
-def _should_animate(options: SolveOptions, out: Console, count: int) -> bool:
-    if options.as_json:
-        return False
-    if options.animate is not None:
-        return options.animate and out.is_terminal
-    return out.is_terminal and count <= ANIMATE_AT_MOST and not options.trace
+def _solved(check: PuzzleCheck, solutions: Solutions, i: int, options: SolveOptions, agreeing=None) -> Solved:
+    verdict = judge(check.puzzle.grid, solutions.answers[i], check.solutions, check.solution)
+    return Solved(check.puzzle, solutions, i, verdict, agreeing, options.votes, fixed=options.steps is not None)
 
 
-def _animate(out: Console, result: Solved, depth: tuple[int, int], delay: float, seconds: float) -> None:
-    steps = render.steps(result, depth)
-    with Live(steps[0].frame, console=out, auto_refresh=False, transient=True) as live:
-        for step in steps:
-            live.update(step.frame, refresh=True)
-            time.sleep(delay)
-    out.print(Group(render.final_answer(result, seconds), steps[-1].status, render.legend()))
+def _joined(parts: list[Solutions]) -> Solutions:
+    """The watched puzzles' solutions (one each) and the rest's, in order: for the summary, JSON and SVG."""
+    from sudoku_trm.inference.engine import Solutions
+
+    return Solutions.concat(parts)
 
 
-def _print_plain(out: Console, results: list[Solved], depth: tuple[int, int], trace: bool, seconds: float) -> None:
-    for result in results:
+def _print_answers(
+    out: Console, results: list[Solved], depth: tuple[int, int], trace: bool, seconds: list[float], plain: bool
+) -> None:
+    for result, took in zip(results, seconds):
         if trace:
-            for step in render.steps(result, depth):
-                out.print(step.frame)
+            title = render.title(result.puzzle)
+            for frame in render.frames(result, depth):
+                out.print(frame.render(title, plain))
         if trace or len(results) <= GRIDS_AT_MOST:
-            out.print(render.final_answer(result, seconds))
+            out.print(render.final_answer(result, took, plain))
             out.print()
         else:
-            out.print(render.answer_line(result), markup=False, soft_wrap=True)
+            out.print(render.answer_line(result), markup=False)
 
 
 def _record(result: Solved, votes: int, seconds: float) -> dict:
     i, verdict, solutions = result.index, result.verdict, result.solutions
     steps = result.steps
+    blanks = result.puzzle.grid == 0
     record = {
         "file": result.puzzle.file,
         "line": result.puzzle.line,
         "puzzle": format_line(result.puzzle.grid),
         "answer": format_line(result.answer),
         "steps": steps,
-        "halted": bool(solutions.halted[i]),
+        "step_limit": result.limit,
+        "halted": result.halted,
         "halt_probabilities": [round(float(p), 4) for p in solutions.halt_probabilities[i, :steps]],
-        "mean_confidence": round(float(solutions.confidence[i][result.puzzle.grid == 0].mean()), 4)
-        if (result.puzzle.grid == 0).any()
-        else 1.0,
+        "mean_confidence": round(float(solutions.confidence[i][blanks].mean()), 4) if blanks.any() else 1.0,
         "valid": verdict.valid,
         "problems": list(verdict.problems),
         "puzzle_solutions": "unique" if verdict.solutions == 1 else "several",
@@ -162,17 +199,18 @@ def _record(result: Solved, votes: int, seconds: float) -> dict:
     return record
 
 
-def _save_svg(path: Path, results: list[Solved], depth: tuple[int, int], seconds: float) -> None:
-    recorder = Console(record=True, width=100, file=io.StringIO(), force_terminal=True, color_system="truecolor")
-    for result in results:
-        for step in render.steps(result, depth):
-            recorder.print(step.frame)
-            recorder.print()
-        recorder.print(render.final_answer(result, seconds))
-        recorder.print()
+def _save_svg(path: Path, results: list[Solved], depth: tuple[int, int], seconds: list[float]) -> None:
+    """The legend at the top, then each puzzle on a sheet: its frames in a grid, SHEET_COLUMNS a row."""
+    recorder = Console(
+        record=True, width=render.SHEET_WIDTH, file=io.StringIO(), force_terminal=True, color_system="truecolor"
+    )
     recorder.print(render.legend())
+    recorder.print()
+    for result, took in zip(results, seconds):
+        recorder.print(render.sheet(result, depth, took))
     try:
-        recorder.save_svg(str(path), title=f"sudoku-trm solve: {len(results)} puzzle(s)")
+        title = f"sudoku-trm solve: {len(results)} puzzle{'s' if len(results) != 1 else ''}"
+        recorder.save_svg(str(path), title=title, unique_id="s")  # short ids: they are repeated on every element
     except OSError as error:
         raise UserError(f"{path}: cannot write the SVG ({error.strerror or error})") from None
 

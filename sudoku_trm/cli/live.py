@@ -1,0 +1,106 @@
+"""`solve`'s live view: one puzzle solved in front of the user, each frame drawn when the model has made it.
+
+Frame 0 is the puzzle as posed, on screen before the model has even loaded; then each supervision step
+appears the moment the engine yields it (`inference.engine.solve_steps`), with its halting probability
+and the decision taken on it, counted against the step limit. With `passes`, the answer after each
+recursion pass inside a step comes first. `delay` is the least time a frame stays up (so that a fast
+model can still be watched); the model's own time counts towards it, so a slow step is never delayed
+further. Something is always on screen: while the model loads or computes, the last frame says so.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+from rich.console import Console
+from rich.live import Live
+
+from sudoku_trm.cli import render
+from sudoku_trm.cli.render import Frame
+from sudoku_trm.sudoku.puzzles import Puzzle
+
+if TYPE_CHECKING:
+    from sudoku_trm.inference.engine import InferenceConfig, Pass, Solutions, Step
+    from sudoku_trm.model.trm import TRM
+
+
+class Pace:
+    """Keeps each frame on screen at least `delay` seconds, counting the time spent computing the next."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self.shown_at: float | None = None
+
+    def wait(self) -> None:
+        if self.shown_at is not None:
+            time.sleep(max(0.0, self.shown_at + self.delay - time.perf_counter()))
+
+    def shown(self) -> None:
+        self.shown_at = time.perf_counter()
+
+
+def watch(
+    out: Console,
+    puzzle: Puzzle,
+    get_model: Callable[[], TRM],
+    get_config: Callable[[], InferenceConfig],
+    delay: float,
+    threads: Callable[[TRM, int], object],
+) -> tuple[Solutions, Frame]:
+    """Solve `puzzle` alone, drawing every frame live on `out`; returns the solutions (a batch of one) and
+    the last frame, whose status line the caller leaves on screen under the final answer.
+
+    `get_model` loads the model (the first call may take seconds: frame 0 is up meanwhile) and
+    `get_config` makes the inference config (it imports torch, so it too waits for frame 0); `threads`
+    is the context that chooses CPU threads for a batch (model_options.cpu_threads).
+    """
+    grid = puzzle.grid
+    name = render.title(puzzle)
+    pace = Pace(delay)
+    with Live(console=out, auto_refresh=False, transient=True, vertical_overflow="visible") as live:
+
+        def show(frame: Frame, wait: bool = True) -> None:
+            if wait:
+                pace.wait()
+            live.update(frame.render(name), refresh=True)
+            pace.shown()
+
+        show(render.posed(grid, None, None, note="loading the model..."))
+        from sudoku_trm.inference import engine  # torch: imported with the model, under frame 0
+
+        model = get_model()
+        config = get_config()
+        limit = config.step_limit(model)
+        depth = (model.config.H_cycles, model.config.L_cycles)
+        last = render.posed(grid, limit, depth)
+        show(render.posed(grid, limit, depth, note="thinking..."), wait=False)
+        previous = grid
+
+        def draw(event: Step | Pass) -> None:
+            nonlocal last, previous
+            last = frame_of(event, grid, previous, depth, fixed=config.steps is not None)
+            previous = last.answer
+            show(last)
+
+        with threads(model, 1):
+            solutions = engine.finish(engine.solve_steps(model, grid[None], config), draw)
+        pace.wait()  # the last frame stays up its time too, then gives way to the final answer
+    return solutions, last
+
+
+def frame_of(
+    event: Step | Pass, puzzle: np.ndarray, previous: np.ndarray, depth: tuple[int, int], fixed: bool
+) -> Frame:
+    """The frame of an engine event for the batch's row 0 (a puzzle watched alone runs as a batch of one)."""
+    from sudoku_trm.inference.engine import Pass
+
+    answer, confidence = event.answers[0], event.confidence[0]
+    if isinstance(event, Pass):
+        return Frame(
+            puzzle, answer, confidence, previous, event.step, event.limit, depth, None, None, event.number, event.passes
+        )
+    probability = float(event.halt_probability[0])
+    said = render.decision(bool(event.halts[0]), bool(event.stops[0]), fixed)
+    return Frame(puzzle, answer, confidence, previous, event.step, event.limit, depth, probability, said)
