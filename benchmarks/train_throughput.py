@@ -16,7 +16,9 @@ real CurriculumPlan, with no method monkeypatched, and the timed windows never c
 Full depth is the last stage: a `none` run trains at exactly that depth (it only skips the HSW weights,
 an elementwise product over the batch).
 
-On CUDA the Trainer trains under bf16 autocast (TrainConfig.bf16); --no-bf16 measures fp32/TF32.
+On CUDA the Trainer trains under bf16 autocast (TrainConfig.bf16); --no-bf16 measures fp32/TF32. On the
+CPU it trains in fp32; --bf16 there turns on torch's CPU bf16 autocast (the Trainer's `cpu_bf16`). --compile
+compiles the shared network as the Trainer does (see benchmarks/compile_depths.py for compile times).
 
   python benchmarks/train_throughput.py                                       # CUDA: the published config
   python benchmarks/train_throughput.py --hidden-size 64 --batch-size 64 --steps 5 \\
@@ -78,7 +80,7 @@ def parse_args() -> argparse.Namespace:
         "--bf16",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="bf16 autocast (CUDA only; default on, as the Trainer does)",
+        help="bf16 autocast (default: on CUDA, as the Trainer does; on the CPU only when asked)",
     )
     parser.add_argument(
         "--flops",
@@ -124,14 +126,12 @@ def count_step(trainer: Trainer, metrics: RunningMetrics, flops: bool) -> tuple[
         calls["grad"] += torch.is_grad_enabled()
 
     handles = [block.register_forward_hook(hook) for block in trainer.model.L_level.layers]
-    compiled, trainer.forward = trainer.forward, trainer.wrapped  # hooks and the counter need eager mode
     try:
         counter = FlopCounterMode(display=False) if flops else contextlib.nullcontext()
-        with counter:
+        with torch.compiler.set_stance("force_eager"), counter:  # hooks and the counter need eager mode
             trainer.train_step(metrics)
         total = counter.get_total_flops() / trainer.local_batch if flops else None
     finally:
-        trainer.forward = compiled
         for handle in handles:
             handle.remove()
     return calls["all"], calls["grad"], total
@@ -158,8 +158,6 @@ def main() -> None:
     device = resolve_device(args.device)
     use_compile = device.type == "cuda" if args.compile is None else args.compile
     bf16 = device.type == "cuda" if args.bf16 is None else args.bf16
-    if bf16 and device.type != "cuda":
-        sys.exit("error: --bf16 is CUDA autocast; the Trainer trains in fp32 on the CPU")
     warmup = args.warmup if args.warmup is not None else (5 if use_compile else 2)
 
     model_config = ModelConfig(hidden_size=args.hidden_size, num_layers=args.num_layers)
@@ -180,6 +178,7 @@ def main() -> None:
         checkpoint_every=args.schedule_steps,
     )
     trainer = Trainer(model_config, config, log=lambda line: None)
+    trainer.cpu_bf16 = bf16  # the CPU's bf16 autocast, only when asked for
     schedule = trainer.plan.schedule
     edges = (0.0, *schedule.boundaries, 1.0)
     stages = [
@@ -194,7 +193,7 @@ def main() -> None:
         f"config   hidden {args.hidden_size}, {args.num_layers} blocks, "
         f"{trainer.model.count_parameters():,} parameters, "
         f"batch {args.batch_size}, optimizer {config.optimizer}, compile {use_compile}, "
-        f"{'bf16 autocast' if device.type == 'cuda' and bf16 else 'fp32'}"
+        f"{'bf16 autocast' if bf16 and device.type in ('cuda', 'cpu') else 'fp32'}"
     )
     print(
         f"timing   {warmup} warm-up steps per stage, then {args.repeats} x {args.steps} timed steps "

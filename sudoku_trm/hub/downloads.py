@@ -1,14 +1,16 @@
 """Get published weights and data sets from the Hugging Face Hub into the project's layout.
 
-`download_weights` takes a model repo in either of two layouts: ours (config.json + model.safetensors,
-copied as they are) or the TRM/CGAR reference's (a torch checkpoint + its YAML config, converted by
-`importing`). Either way the result is a directory `export.load_weights` reads, and the model is
-loaded strictly before anything is written there. `download_data` places a data set's CSVs in a
+`download_weights` takes a model repo in either of two layouts: ours (config.json + model.safetensors, or
+config.json + model.safetensors.index.json + the shards it names, as model/weights.py exports a model
+past the shard limit; copied as they are) or the TRM/CGAR reference's (a torch checkpoint + its YAML
+config, converted by `importing`). Either way the result is a directory `export.load_weights` reads, and
+the model is loaded strictly before anything is written there. `download_data` places a data set's CSVs in a
 directory. Every file of one download comes from one commit (the revision resolved once).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 import shutil
@@ -20,7 +22,15 @@ from sudoku_trm.errors import UserError
 from sudoku_trm.files import atomic_write
 from sudoku_trm.hub import client as hub
 from sudoku_trm.hub.repos import DATA_FILES, DEFAULT_DATA_DIR, DEFAULT_DATA_REPO, DEFAULT_WEIGHTS_REPO
-from sudoku_trm.model.weights import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, load_weights
+from sudoku_trm.model.weights import (
+    CARD_NAME,
+    CONFIG_NAME,
+    WEIGHTS_FILE_PATTERNS,
+    WEIGHTS_INDEX_NAME,
+    WEIGHTS_NAME,
+    load_weights,
+    shard_names,
+)
 from sudoku_trm.sudoku.puzzles import QUESTION_COLUMNS
 
 WEIGHTS_ROOT = Path("weights")
@@ -65,20 +75,14 @@ def download_weights(
     else the highest step_N. A directory that already holds a model is replaced only with `force`.
     """
     directory = Path(directory) if directory is not None else default_weights_dir(repo_id)
-    if not force and any((directory / name).exists() for name in (CONFIG_NAME, WEIGHTS_NAME)):
+    if not force and any((directory / name).exists() for name in (CONFIG_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)):
         raise UserError(f"{directory}: already holds a model; pass --force to replace it, or --dir for another place")
     snapshot = hub.open_repo(repo_id, revision=revision, cache_dir=cache_dir)
     fetch = dict(revision=snapshot.commit, force=force, cache_dir=cache_dir)
     files = set(snapshot.files)
 
-    if checkpoint is None and {CONFIG_NAME, WEIGHTS_NAME} <= files:
-        names = [CONFIG_NAME, WEIGHTS_NAME] + ([CARD_NAME] if CARD_NAME in files else [])
-        paths = hub.fetch_files(repo_id, names, **fetch)
-        model = load_weights(paths[0].parent)  # strict: refuse before writing anything
-        for name, path in zip(names, paths):
-            with open(path, "rb") as source:
-                atomic_write(directory / name, lambda out: shutil.copyfileobj(source, out, 1 << 20))
-        return WeightsDownload(directory, snapshot, tuple(names), False, model.count_parameters())
+    if checkpoint is None and CONFIG_NAME in files and files & {WEIGHTS_NAME, WEIGHTS_INDEX_NAME}:
+        return _copy_export(repo_id, snapshot, directory, force=force, cache_dir=cache_dir)
 
     checkpoint_name, config_name = _reference_files(snapshot, checkpoint)
     checkpoint_path, config_path = hub.fetch_files(repo_id, [checkpoint_name, config_name], **fetch)
@@ -88,6 +92,38 @@ def download_weights(
         checkpoint_path, config_path, directory, source=f"{snapshot.describe()}: {checkpoint_name} + {config_name}"
     )
     return WeightsDownload(directory, snapshot, (checkpoint_name, config_name), True, model.count_parameters())
+
+
+def _copy_export(
+    repo_id: str, snapshot: hub.RepoSnapshot, directory: Path, *, force: bool, cache_dir: Path | None
+) -> WeightsDownload:
+    """A repo in our layout, single file or sharded (`fetch_model` picks which, and refuses a repo
+    holding both), loaded strictly from the cache, then copied into `directory`: the weight files first
+    (shards before their index), the other layout's files removed, then config and card."""
+    folder = hub.fetch_model(repo_id, revision=snapshot.commit, cache_dir=cache_dir, force_download=force)
+    model = load_weights(folder)  # strict: refuse before writing anything
+    if (folder / WEIGHTS_INDEX_NAME).is_file():
+        weights = [*shard_names(folder / WEIGHTS_INDEX_NAME), WEIGHTS_INDEX_NAME]
+    else:
+        weights = [WEIGHTS_NAME]
+    paths = {name: folder / name for name in weights + [CONFIG_NAME]}
+    if CARD_NAME in snapshot.files:
+        fetched = hub.fetch_files(repo_id, [CARD_NAME], revision=snapshot.commit, force=force, cache_dir=cache_dir)
+        paths[CARD_NAME] = fetched[0]
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, path in paths.items():
+        if name == CONFIG_NAME:  # the weights are all in place: drop the other layout's, or older shards
+            _remove_other_weights(directory, keep=set(weights))
+        with open(path, "rb") as source:
+            atomic_write(directory / name, lambda out: shutil.copyfileobj(source, out, 1 << 20))
+    return WeightsDownload(directory, snapshot, tuple(paths), False, model.count_parameters())
+
+
+def _remove_other_weights(directory: Path, keep: set[str]) -> None:
+    """Delete the weight files of our layouts in `directory` that `keep` does not name."""
+    for path in directory.iterdir():
+        if path.name not in keep and any(fnmatch.fnmatchcase(path.name, p) for p in WEIGHTS_FILE_PATTERNS):
+            path.unlink(missing_ok=True)
 
 
 def _reference_files(snapshot: hub.RepoSnapshot, checkpoint: str | None) -> tuple[str, str]:

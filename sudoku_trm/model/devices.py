@@ -36,8 +36,10 @@ def resolve_device(name: str) -> torch.device:
     raise UserError(f"device must be auto, cpu, cuda or mps, not {name!r}")
 
 
-def autocast_for(device: torch.device, bf16: bool = True):
-    """bf16 autocast on CUDA (TRM trains and evaluates in bf16) unless `bf16` is off; full precision elsewhere."""
-    if device.type == "cuda" and bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast_for(device: torch.device, bf16: bool = True, cpu: bool = False):
+    """bf16 autocast on CUDA (TRM trains and evaluates in bf16) unless `bf16` is off; full precision
+    elsewhere. `cpu` opts the CPU in too (torch's CPU autocast runs bf16): off by default, since it is
+    slower than fp32 on most CPUs; benchmarks use it to exercise the bf16 path without a GPU."""
+    if bf16 and (device.type == "cuda" or (cpu and device.type == "cpu")):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()

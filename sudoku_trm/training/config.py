@@ -89,7 +89,7 @@ class TrainConfig(DictConfig):
     init_from: str | None = None  # an exported model directory to start from (ignored on resume)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
-    compile: bool = False  # torch.compile the model (worth it on CUDA)
+    compile: bool = False  # torch.compile the shared network, once for every depth (worth it on CUDA)
     bf16: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
     log_every: int = 50
     eval_every: int = 2_000

@@ -7,6 +7,7 @@ torchrun sets RANK, WORLD_SIZE and LOCAL_RANK. NCCL joins CUDA processes, gloo C
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -27,8 +28,26 @@ def setup() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def to_cpu(obj: Any) -> Any:
+    """`obj` with every tensor in it (in dicts, lists and tuples, at any depth) moved to the CPU;
+    everything else as it is. A CPU tensor is returned as it is (no copy); dicts come back as plain
+    dicts, lists and tuples (named ones too) as their own type."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {key: to_cpu(value) for key, value in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(to_cpu(value) for value in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(value) for value in obj)
+    return obj
+
+
 def gather_to_rank0(obj, rank: int, world: int) -> list | None:
-    """Every rank's `obj`, as a list on rank 0 (None elsewhere); a list of one without torchrun."""
+    """Every rank's `obj`, as a list on rank 0 (None elsewhere); a list of one without torchrun. Tensors
+    travel on the CPU: `gather_object` pickles, and a pickled CUDA tensor would unpickle onto rank 0's
+    view of the sender's GPU (or fail), never where a checkpoint can be written from."""
+    obj = to_cpu(obj)
     if world == 1:
         return [obj]
     gathered = [None] * world if rank == 0 else None

@@ -3,7 +3,9 @@
 Draws run through one random permutation of the set after another; every sample gets its own random
 Sudoku symmetry each time it is drawn, so 90k base puzzles never repeat as the same grid. Generators are
 seeded and their state is part of `state_dict()`, so a resumed run draws exactly the batches an
-uninterrupted one would. `paper_protocol_set` builds the TRM paper's fixed augmented set instead.
+uninterrupted one would (on another device type, see training/rng.py). Each permutation is drawn on the
+CPU (the same order on any device) and copied to the device once, so drawing a batch never waits for
+the host. `paper_protocol_set` builds the TRM paper's fixed augmented set instead.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sudoku_trm.errors import UserError
 from sudoku_trm.model.tokens import to_tokens
 from sudoku_trm.sudoku import augment
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet
+from sudoku_trm.training.rng import restore_generator
 
 _AUGMENT_CHUNK = 65_536
 
@@ -72,21 +75,29 @@ class TrainingStream:
         self.order_generator = torch.Generator().manual_seed(seed)  # CPU: the same order on any device
         self.augment_generator = torch.Generator(self.device).manual_seed(seed + 1)
         self.passes = 0
-        self.order = torch.randperm(len(puzzles), generator=self.order_generator)
+        self.order = self._permutation(len(puzzles))
         self.position = 0
+
+    def _permutation(self, size: int) -> torch.Tensor:
+        """A fresh random order of the set, on the device: one copy per pass, not one per batch (from
+        pinned memory on CUDA, so the host does not wait for the queued steps)."""
+        order = torch.randperm(size, generator=self.order_generator)
+        if self.device.type == "cuda":
+            return order.pin_memory().to(self.device, non_blocking=True)
+        return order.to(self.device)
 
     def _next_indices(self, needed: int) -> torch.Tensor:
         taken = [self.order[:0]]
         while needed:
             if self.position == len(self.order):
                 self.passes += 1
-                self.order = torch.randperm(len(self.order), generator=self.order_generator)
+                self.order = self._permutation(len(self.order))
                 self.position = 0
             chunk = self.order[self.position : self.position + needed]
             self.position += len(chunk)
             needed -= len(chunk)
             taken.append(chunk)
-        return torch.cat(taken).to(self.device)
+        return torch.cat(taken)
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs, labels): int64 tokens of shape (batch_size, 81) on the device."""
@@ -120,13 +131,22 @@ class TrainingStream:
             "order": self.order.clone(),
             "order_generator": self.order_generator.get_state(),
             "augment_generator": self.augment_generator.get_state(),
+            "augment_generator_device": self.device.type,
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> list[str]:
+        """Continue where `state` left off; returns the generators that had to be reseeded (a state
+        saved on another device type) rather than restored: empty when the stream continues exactly."""
         if len(state["order"]) != len(self.order):
             raise UserError("the checkpoint was trained on a different puzzle set (sizes differ)")
         self.passes = state["passes"]
         self.position = state["position"]
-        self.order = state["order"].clone()
-        self.order_generator.set_state(state["order_generator"])
-        self.augment_generator.set_state(state["augment_generator"])
+        self.order = state["order"].to(self.device, copy=True)
+        reseeded = []
+        if not restore_generator(self.order_generator, state["order_generator"], "cpu"):
+            reseeded.append("the data order")
+        if not restore_generator(
+            self.augment_generator, state["augment_generator"], state.get("augment_generator_device")
+        ):
+            reseeded.append("the augmentation")
+        return reseeded

@@ -16,7 +16,8 @@ complete inside the budget. A run may start from an exported model (`init_from`)
 
 Data parallel under `torchrun`: every rank trains its own slots on its share of the batch and DDP
 averages the gradients (see `model_call`). Checkpoints gather every rank's stream, slots and RNG to
-rank 0, so a resumed run continues bit-for-bit (a run by steps: time is not repeatable).
+rank 0, so a resumed run continues bit-for-bit (a run by steps: time is not repeatable); one written
+on a GPU resumes on a CPU too, its random generators reseeded from their saved states (training/rng.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from sudoku_trm.training.curriculum import CurriculumPlan, DepthSchedule
 from sudoku_trm.training.losses import supervision_loss
 from sudoku_trm.training.metrics import RunningMetrics, Throughput, append_record, eval_line, step_line
 from sudoku_trm.training.optim import Optimizer, training_optimizer
+from sudoku_trm.training.rng import cuda_generator, reseeded_line, restore_generator
 from sudoku_trm.training.schedule import Clock, TimeBudget, lr_factor
 from sudoku_trm.training.slots import Slots
 from sudoku_trm.training.stream import TrainingStream, paper_protocol_set
@@ -121,12 +123,18 @@ def first_difference(a: ModelConfig, b: ModelConfig) -> str:
 def model_call(model: TRM, config: TrainConfig, world: int, device: torch.device) -> ModelCall:
     """What the loop calls to run `model`. Under torchrun it is wrapped in DDP, which would broadcast
     rank 0's weights (equal already) and all-reduces the gradients during backward, so every rank then
-    clips and steps the same averaged gradient. Compiled with --compile. Everything else (optimiser,
-    EMA, checkpoints, export) uses `model` itself, whose parameters the wrappers share."""
-    call: ModelCall = model
+    clips and steps the same averaged gradient. Everything else (optimiser, EMA, checkpoints, export)
+    uses `model` itself, whose parameters the wrapper shares.
+
+    --compile compiles the shared network `model.L_level` in place, not the whole model: its three
+    graphs (no-grad passes, the first and the later updates with gradients) serve every depth, where a
+    compiled model unrolls the H/L loops and compiles again at each PDC depth change. The module and
+    its state_dict keys stay as they are, so the EMA copy, checkpoints and export are unaffected."""
+    if config.compile:
+        model.L_level.compile()
     if world > 1:
-        call = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    return torch.compile(call) if config.compile else call
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return model
 
 
 @torch.no_grad()
@@ -169,6 +177,8 @@ class Trainer:
             easier_share=config.easier_share,
         )
         self.slots = Slots.empty(self.model, self.local_batch, self.device)
+        self.cpu_bf16 = False  # bf16 autocast on the CPU too (off; benchmarks/compile_depths.py sets it)
+        self.gradient_checks = {"the first step", "the first step at depth H >= 2"}  # still to make
         self.step = 0  # optimiser steps done
         self.step_settings = (0.0, self.plan.depth_at(0.0), 0.0)  # the last step's progress, depth, lr factor
         self.decided: float | None = None  # under a time budget: the next step's progress, as `run` decided it
@@ -219,7 +229,7 @@ class Trainer:
             group["lr"] = group["base_lr"] * factor
         self.step_settings = (progress, (h_cycles, l_cycles), factor)
         # 3. One supervision step; each slot's loss weighs by its own step (HSW); update, then the EMA.
-        with autocast_for(self.device, config.bf16):
+        with autocast_for(self.device, config.bf16, cpu=self.cpu_bf16):
             slots.carry, logits, halt_logit = self.forward(slots.carry, slots.inputs, h_cycles, l_cycles)
         weights = self.plan.weights(slots.steps)
         loss = supervision_loss(
@@ -227,6 +237,8 @@ class Trainer:
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
+        if self.gradient_checks:
+            self.check_gradients(h_cycles, l_cycles)
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
         self.optimizer.step()
@@ -237,6 +249,22 @@ class Trainer:
         slots.halt_after(halt_logit, self.model_config.halt_max_steps, self.model_config.halt_exploration_prob)
         # 5. Metrics, summed on the device.
         metrics.add(loss, halt_logit, slots)
+
+    def check_gradients(self, h_cycles: int, l_cycles: int) -> None:
+        """At this process's first step, and its first with no-grad passes (H >= 2), every trainable
+        parameter must have a gradient: the optimisers skip a parameter whose .grad is None, so one cut
+        off from the loss (a detach, a weight cast cached inside a no-grad pass) would silently stop
+        training. A UserError naming them otherwise, before the step updates anything."""
+        due = {"the first step"} | ({"the first step at depth H >= 2"} if h_cycles >= 2 else set())
+        if not due & self.gradient_checks:
+            return
+        self.gradient_checks -= due
+        missing = [name for name, p in self.model.named_parameters() if p.requires_grad and p.grad is None]
+        if missing:
+            raise UserError(
+                f"step {self.step + 1} at depth ({h_cycles}, {l_cycles}): no gradient reached "
+                f"{len(missing)} trainable parameter(s), which would silently stop training: {', '.join(missing)}"
+            )
 
     def run(self, until: int | None = None) -> dict:
         """Train to `config.steps` or to the end of the time budget (or stop at step `until`), logging,
@@ -396,17 +424,28 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "slots": self.slots.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "device": self.device.type,
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
 
     def _load_rank_state(self, state: dict) -> None:
-        self.stream.load_state_dict(state["stream"])
+        """This rank's stream, slots and RNG. Generator states from another device type (a checkpoint
+        written on a GPU, resumed on a CPU, or the reverse) are reseeded from, not loaded: one log line."""
+        reseeded = self.stream.load_state_dict(state["stream"])
         self.slots = Slots.from_state(state["slots"], self.device)
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if not restore_generator(torch.default_generator, state["torch_rng"], "cpu"):
+            reseeded.append("the CPU RNG")
+        if self.device.type == "cuda":
+            # Halting exploration draws on the device. From a CPU checkpoint, seed it from the CPU RNG's state.
+            saved = state.get("cuda_rng", state["torch_rng"])
+            if not restore_generator(cuda_generator(self.device), saved, "cuda" if "cuda_rng" in state else "cpu"):
+                reseeded.append("the CUDA RNG")
+        # On the CPU, a CUDA checkpoint's halting draws continue from the CPU RNG, restored exactly above.
+        if reseeded:
+            saved_on = state.get("device", "cuda" if "cuda_rng" in state else "another device")
+            self.log(reseeded_line(reseeded, saved_on, self.device))
 
     def export(self, directory: Path) -> None:
         """The EMA weights, as `sudoku-trm eval` and the Hub load them (rank 0)."""
