@@ -388,8 +388,8 @@ def test_a_run_under_a_time_budget_stops_by_itself_and_saves_inside_it(shared_sa
     took = time.perf_counter() - started
 
     assert trainer.step > 5, trainer.step  # trained past `steps`, until the time was spent
-    # Inside the budget; a second of slack, as one step of a busy shared machine can stall that long.
-    assert took < 3.0 + 1.0, took
+    # No bound on `took` here: a wall-clock limit fails on a loaded machine. Stopping inside the budget is
+    # pinned with a controlled clock (test_time_budget_progress_follows_the_clock_and_the_last_step_ends_...).
     assert depths[0] == (1, 1) and depths[-1] == (2, 2)
     assert lrs[-1][0] < 0.5e-3 < lrs[0][0]
     checkpoint = load_checkpoint(tmp_path / "runs" / "run" / CHECKPOINT_NAME)
@@ -547,7 +547,7 @@ def captured(monkeypatch) -> dict:
     """Runs `train` up to the trainer, keeping the configs the command built."""
     seen: dict = {}
 
-    def run(model_config, config, export, started=None):
+    def run(model_config, config, export, started=None, **options):
         seen.update(model=model_config, train=config)
 
     monkeypatch.setattr("sudoku_trm.cli.train.run", run)

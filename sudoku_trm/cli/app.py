@@ -80,7 +80,7 @@ def train(
     ),
     data: List[str] = typer.Option(list(_TRAIN.data), "--data", help="Training puzzle files (repeat)."),
     dev: Optional[str] = typer.Option(_TRAIN.dev, help="Dev file evaluated during training."),
-    dev_limit: Optional[int] = typer.Option(_TRAIN.dev_limit, help="Dev puzzles per evaluation (0: all)."),
+    dev_limit: Optional[int] = typer.Option(_TRAIN.dev_limit, min=0, help="Dev puzzles per evaluation (0: all)."),
     steps: Optional[int] = typer.Option(
         None, min=1, help=f"Optimiser steps (one supervision step of the batch each). {_by_recipe('steps')}"
     ),
@@ -176,6 +176,11 @@ def train(
     ),
     checkpoint_every: int = typer.Option(_TRAIN.checkpoint_every, min=1),
     resume: bool = typer.Option(_TRAIN.resume, "--resume", help="Continue runs/<name>/checkpoint.pt where it stopped."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace an earlier run of this --name (its checkpoint and metrics) instead of refusing.",
+    ),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Write the EMA weights here when done (e.g. weights/)."
     ),
@@ -237,7 +242,7 @@ def train(
         )
     except ValueError as error:
         raise fail(str(error), 2) from None
-    cli_train.run(model_config, config, export, started)
+    cli_train.run(model_config, config, export, started, overwrite=overwrite)
 
 
 # solve, eval and check read their files alike (sudoku.puzzles.read_puzzles): one or more, `-` for stdin.

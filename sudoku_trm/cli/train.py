@@ -6,16 +6,43 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sudoku_trm.cli.terminal import stderr
+from sudoku_trm.errors import UserError
 from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.training.checkpoint import CHECKPOINT_NAME
 from sudoku_trm.training.config import TrainConfig
+from sudoku_trm.training.metrics import METRICS_NAME
 from sudoku_trm.training.trainer import Trainer
 
 
-def run(model_config: ModelConfig, config: TrainConfig, export: Path | None, started: float | None = None) -> None:
-    """`started`: the command's `time.perf_counter()` start, where a time budget's clock starts."""
+def run(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    export: Path | None,
+    started: float | None = None,
+    overwrite: bool = False,
+) -> None:
+    """`started`: the command's `time.perf_counter()` start, where a time budget's clock starts.
+    A run folder that already holds a run is refused unless `--resume` continues it or `overwrite`."""
+    run_dir = Path(config.runs_dir) / config.name
+    earlier = [run_dir / name for name in (CHECKPOINT_NAME, METRICS_NAME) if (run_dir / name).exists()]
+    if earlier and not config.resume:
+        if not overwrite:
+            raise UserError(
+                f"{run_dir}: holds an earlier run; continue it with --resume, replace it with --overwrite, "
+                "or choose another --name"
+            )
+        for path in earlier:  # the checkpoint would be replaced anyway; the metrics would be appended to
+            path.unlink()
+    if not config.time_budget and config.warmup_steps >= config.steps:
+        stderr.print(
+            f"note: the warm-up ({config.warmup_steps} steps) is as long as the run ({config.steps} steps), so "
+            "the learning rate never reaches --lr; lower --warmup-steps",
+            markup=False,
+        )
     with _training_progress(None if config.time_budget else config.steps) as (log, on_step):
         trainer = Trainer(model_config, config, log=log, on_step=on_step, started=started)
         trainer.run()
+    stderr.print(f"checkpoint: {run_dir / CHECKPOINT_NAME}  metrics: {run_dir / METRICS_NAME}", markup=False)
     if export is not None:
         trainer.export(export)  # inside a time budget: the trainer kept time back for it
         stderr.print(f"exported the EMA weights to {export}", markup=False)

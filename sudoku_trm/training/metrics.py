@@ -92,6 +92,9 @@ def eval_line(step: int, result: dict) -> str:
     )
 
 
+METRICS_NAME = "metrics.jsonl"  # in the run folder, beside the checkpoint
+
+
 def append_record(path: Path, record: dict) -> None:
     """One JSON line in metrics.jsonl."""
     path.parent.mkdir(parents=True, exist_ok=True)

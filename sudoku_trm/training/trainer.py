@@ -43,7 +43,7 @@ from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, sav
 from sudoku_trm.training.config import TrainConfig
 from sudoku_trm.training.curriculum import CurriculumPlan, DepthSchedule
 from sudoku_trm.training.losses import supervision_loss
-from sudoku_trm.training.metrics import RunningMetrics, Throughput, append_record, eval_line, step_line
+from sudoku_trm.training.metrics import METRICS_NAME, RunningMetrics, Throughput, append_record, eval_line, step_line
 from sudoku_trm.training.optim import Optimizer, training_optimizer
 from sudoku_trm.training.rng import cuda_generator, reseeded_line, restore_generator
 from sudoku_trm.training.schedule import Clock, TimeBudget, lr_factor
@@ -353,7 +353,7 @@ class Trainer:
             **values,
         }
         if self.rank == 0:
-            append_record(self.run_dir / "metrics.jsonl", record)
+            append_record(self.run_dir / METRICS_NAME, record)
             self.log(step_line(record, None if self.budget else self.config.steps))
         return record
 
@@ -362,7 +362,7 @@ class Trainer:
         if self.dev_set is None or self.rank != 0:
             return None
         result = evaluate(self.ema, self.dev_set, batch_size=self.config.eval_batch_size).to_dict()
-        append_record(self.run_dir / "metrics.jsonl", {"step": self.step, "eval": result})
+        append_record(self.run_dir / METRICS_NAME, {"step": self.step, "eval": result})
         self.log(eval_line(self.step, result))
         return result
 
