@@ -63,3 +63,24 @@ def test_a_warm_up_as_long_as_the_run_is_pointed_out(tmp_path):
     assert "note: the warm-up (10 steps) is as long as the run (4 steps)" in result.stderr
     quiet = train(tmp_path, "--overwrite", steps=4, warmup=2)
     assert "note: the warm-up" not in quiet.stderr
+
+
+def test_halting_figures_are_n_a_where_no_puzzle_finished():
+    import torch
+
+    from sudoku_trm.training.metrics import RunningMetrics, step_line
+
+    metrics = RunningMetrics(torch.device("cpu"))
+    metrics.sums["loss"] += 2.0
+    metrics.updates = 1
+    record = {**metrics.flush(), "step": 5, "progress": 0.5, "depth": [1, 2], "samples_per_s": 10.0}
+    assert record["finished"] == 0 and record["halting_accuracy"] is None and record["mean_steps"] is None
+    assert json.loads(json.dumps(record))["halting_accuracy"] is None  # null in metrics.jsonl, not 0.0
+    assert "halt n/a  steps n/a" in step_line(record, 10)
+
+    for name, value in (("finished", 4.0), ("halting_accuracy", 3.0), ("mean_steps", 10.0)):
+        metrics.sums[name] += value
+    metrics.updates = 2
+    finished = metrics.flush()
+    assert (finished["halting_accuracy"], finished["mean_steps"]) == (0.75, 2.5)
+    assert "halt 0.750  steps 2.5" in step_line({**record, **finished}, 10)

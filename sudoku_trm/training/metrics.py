@@ -2,7 +2,8 @@
 
 Every figure keeps one name from the sum to the log line and the metrics.jsonl record: "loss",
 "cell_accuracy", "grid_accuracy" (means over every slot, averaged over the steps since the last log),
-"finished" (puzzles that halted), "halting_accuracy" and "mean_steps" (over those puzzles).
+"finished" (puzzles that halted), "halting_accuracy" and "mean_steps" (over those puzzles: None, "n/a" in
+the log line, when none finished).
 """
 
 from __future__ import annotations
@@ -45,13 +46,13 @@ class RunningMetrics:
             self.sums[name] += value
         self.updates += 1
 
-    def flush(self) -> dict[str, float]:
+    def flush(self) -> dict[str, float | None]:
         """The means since the last flush, and start again."""
         totals = dict(zip(self.sums, torch.stack(list(self.sums.values())).tolist()))  # the one sync
         updates, finished = max(self.updates, 1), totals["finished"]
-        out = {name: totals[name] / updates for name in PER_STEP}
+        out: dict[str, float | None] = {name: totals[name] / updates for name in PER_STEP}
         out["finished"] = int(finished)
-        out.update({name: totals[name] / max(finished, 1.0) for name in PER_FINISHED})
+        out.update({name: totals[name] / finished if finished else None for name in PER_FINISHED})
         for total in self.sums.values():
             total.zero_()
         self.updates = 0
@@ -79,9 +80,14 @@ def step_line(record: dict, total_steps: int | None) -> str:
     return (
         f"step {where}  loss {record['loss']:.4f}  "
         f"cell {record['cell_accuracy']:.3f}  grid {record['grid_accuracy']:.3f}  "
-        f"halt {record['halting_accuracy']:.3f}  steps {record['mean_steps']:.1f}  "
+        f"halt {_or_na(record['halting_accuracy'], '.3f')}  steps {_or_na(record['mean_steps'], '.1f')}  "
         f"depth ({h},{l})  {record['samples_per_s']:,.0f} samples/s"
     )
+
+
+def _or_na(value: float | None, spec: str) -> str:
+    """A figure over finished puzzles, or "n/a" when none finished (0.000 would read as a bad result)."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def eval_line(step: int, result: dict) -> str:
