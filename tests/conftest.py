@@ -6,6 +6,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample"
+TRAIN_FILES = tuple(str(SHARED_SAMPLE / name) for name in ("unbiased_1k.csv", "clue17.csv", "hard_train.csv"))
+
+
+def tiny_train_config(tmp_path: Path, model, **overrides):
+    """A small CPU training run on the fixture sample: no dev set, no curriculum (one stage at the model's
+    full depth), no periodic evaluation or checkpoint. Each test file passes the settings it varies."""
+    from sudoku_trm.training.config import TrainConfig
+
+    values: dict = dict(
+        name="run",
+        runs_dir=str(tmp_path / "runs"),
+        data=TRAIN_FILES,
+        dev=None,
+        dev_limit=None,
+        curriculum="none",
+        pdc_boundaries=(),
+        pdc_depths=((model.H_cycles, model.L_cycles),),
+        steps=10,
+        batch_size=4,
+        lr=1e-3,
+        warmup_steps=2,
+        weight_decay=0.1,
+        ema_decay=0.9,
+        device="cpu",
+        compile=False,
+        log_every=10**6,
+        eval_every=0,
+        checkpoint_every=10**6,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_train_config
 from typer.testing import CliRunner
 
 from sudoku_trm.cli.app import app
@@ -66,29 +67,8 @@ def tiny_model(**overrides) -> ModelConfig:
 
 
 def tiny_train(sample: Path, tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
-    values: dict = dict(
-        name="run",
-        runs_dir=str(tmp_path / "runs"),
-        data=tuple(str(sample / n) for n in TRAIN_NAMES),
-        dev=None,
-        dev_limit=None,
-        curriculum="none",
-        pdc_boundaries=(),
-        pdc_depths=((model.H_cycles, model.L_cycles),),
-        steps=10,
-        batch_size=4,
-        lr=1e-3,
-        warmup_steps=0,
-        weight_decay=0.1,
-        ema_decay=0.9,
-        device="cpu",
-        compile=False,
-        log_every=10**6,
-        eval_every=0,
-        checkpoint_every=10**6,
-    )
-    values.update(overrides)
-    return TrainConfig(**values)
+    data = tuple(str(sample / n) for n in TRAIN_NAMES)
+    return tiny_train_config(tmp_path, model, **{"data": data, "warmup_steps": 0, **overrides})
 
 
 def muon_train(sample: Path, tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import TRAIN_FILES, tiny_train_config
 from typer.testing import CliRunner
 
 from sudoku_trm.cli.app import app
@@ -41,7 +42,6 @@ from sudoku_trm.training.trainer import RunningMetrics, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample"
-TRAIN_FILES = tuple(str(SAMPLE / name) for name in ("unbiased_1k.csv", "clue17.csv", "hard_train.csv"))
 DEV_FILE = str(SAMPLE / "hard_dev.csv")  # never trained on: the held-out set
 
 
@@ -58,28 +58,7 @@ def tiny_model(**overrides) -> ModelConfig:
 
 def tiny_train(tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
     """A CPU run on the fixture sample; the schedule defaults to one stage at the model's full depth."""
-    values = dict(
-        name="run",
-        runs_dir=str(tmp_path / "runs"),
-        data=TRAIN_FILES,
-        dev=None,
-        dev_limit=None,
-        curriculum="none",
-        pdc_boundaries=(),
-        pdc_depths=((model.H_cycles, model.L_cycles),),
-        steps=10,
-        batch_size=8,
-        lr=1e-3,
-        warmup_steps=2,
-        weight_decay=0.1,
-        ema_decay=0.9,
-        device="cpu",
-        log_every=5,
-        eval_every=0,
-        checkpoint_every=10**6,
-    )
-    values.update(overrides)
-    return TrainConfig(**values)
+    return tiny_train_config(tmp_path, model, **{"batch_size": 8, "log_every": 5, **overrides})
 
 
 def dev_tokens(count: int) -> tuple[torch.Tensor, torch.Tensor]:

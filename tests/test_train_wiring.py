@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_train_config
 
 from sudoku_trm.errors import UserError
 from sudoku_trm.inference.engine import InferenceConfig, solve
@@ -49,29 +50,8 @@ def tiny_model(**overrides) -> ModelConfig:
 
 
 def tiny_train(sample: Path, tmp_path: Path, model: ModelConfig, **overrides) -> TrainConfig:
-    values: dict = dict(
-        name="run",
-        runs_dir=str(tmp_path / "runs"),
-        data=tuple(str(sample / n) for n in TRAIN_NAMES),
-        dev=None,
-        dev_limit=None,
-        curriculum="none",
-        pdc_boundaries=(),
-        pdc_depths=((model.H_cycles, model.L_cycles),),
-        steps=20,
-        batch_size=4,
-        lr=1e-3,
-        warmup_steps=2,
-        weight_decay=0.1,
-        ema_decay=0.9,
-        device="cpu",
-        compile=False,
-        log_every=10**6,
-        eval_every=0,
-        checkpoint_every=10**6,
-    )
-    values.update(overrides)
-    return TrainConfig(**values)
+    data = tuple(str(sample / n) for n in TRAIN_NAMES)
+    return tiny_train_config(tmp_path, model, **{"data": data, "steps": 20, **overrides})
 
 
 Forward = Callable[[Carry, torch.Tensor, int, int], tuple[Carry, torch.Tensor, torch.Tensor]]
