@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from device_info import describe_device, synchronize  # noqa: E402  (beside this script)
 
 from sudoku_trm.errors import UserError  # noqa: E402
 from sudoku_trm.model.config import ModelConfig  # noqa: E402
@@ -64,19 +64,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="(default %(default)s)")
     parser.add_argument("--worker", nargs=2, metavar=("WAY", "PRECISION"), help=argparse.SUPPRESS)
     return parser.parse_args()
-
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        return f"cuda:{device.index or 0} {props.name} ({props.total_memory / 2**30:.0f} GiB)"
-    cpu = platform.processor() or platform.machine()
-    return f"cpu {cpu}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def build(args: argparse.Namespace, way: str, precision: str, runs_dir: str) -> Trainer:

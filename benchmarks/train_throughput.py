@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import os
-import platform
 import shlex
 import statistics
 import sys
@@ -43,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from device_info import describe_device, synchronize  # noqa: E402  (beside this script)
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from sudoku_trm.errors import UserError  # noqa: E402
@@ -101,19 +100,6 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0, help="(default %(default)s)")
     return parser.parse_args()
-
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        return f"cuda:{device.index or 0} {props.name} ({props.total_memory / 2**30:.0f} GiB)"
-    cpu = platform.processor() or platform.machine()
-    return f"cpu {cpu}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def count_step(trainer: Trainer, metrics: RunningMetrics, flops: bool) -> tuple[int, int, float | None]:
