@@ -164,7 +164,7 @@ def train(
     ),
     device: str = typer.Option(_TRAIN.device, callback=device_name, help="auto | cpu | cuda | mps."),
     compile_model: Optional[bool] = typer.Option(
-        None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."
+        None, "--compile/--no-compile", help="torch.compile the shared network, not the whole model (default: on CUDA)."
     ),
     bf16: bool = typer.Option(_TRAIN.bf16, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect on CPU)."),
     seed: int = typer.Option(_TRAIN.seed),
