@@ -132,7 +132,7 @@ def test_random_restarts_come_after_copies_and_start_from_a_random_latent(puzzle
     assert (result.chain == 3).all()  # chains 1-2 were the copies
     assert (result.work == HORIZON + 2 * 3 + 2 * 2).all()
     assert (result.solutions.answers == puzzles.answers).all()
-    assert [result.found_by(0)] == ["random restart 1 at step 2"]
+    assert [result.found_by(0)] == ["found by random restart 1 at step 2"]
 
 
 @pytest.mark.parametrize(

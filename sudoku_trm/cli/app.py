@@ -281,6 +281,12 @@ def solve(
     """
     from sudoku_trm.cli import solve as cli_solve
 
+    if model.adaptive and (trace or svg is not None or show_passes):
+        raise typer.BadParameter(
+            "--trace, --svg and --show-passes draw one chain's steps; adaptive solving runs several: "
+            "watch it live on a terminal instead",
+            param_hint="'--effort' / '--budget'",
+        )
     options = cli_solve.SolveOptions(
         **asdict(model),
         trace=trace,

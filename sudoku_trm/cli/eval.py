@@ -2,9 +2,11 @@
 
 Files are read as `solve` and `check` read them (`-` is stdin). Labels are each file's listed answers,
 or the exact solver's solution where a puzzle has none; puzzles without exactly one solution (and
-malformed lines) are reported with file:line and left out, the rest is still evaluated. With --votes,
-the single-copy figures and how often voting rescued (or spoiled) an answer are reported beside the
-voted ones.
+malformed lines) are reported with file:line and left out, the rest is still evaluated. With --votes or
+adaptive solving (--effort, --budget), the model's own single-pass accuracy and how often the extra
+compute rescued (or spoiled) an answer are reported beside the figures it gives: test-time compute is
+shown next to the model's own figure, never instead of it. Under adaptive solving, steps are model steps
+per puzzle over all its chains.
 
 Halting is reported as what halted: the share of puzzles the model stopped before the step limit, and
 the precision of those stops (halted and right / halted), "n/a" (null in JSON) when none halted. In
@@ -51,21 +53,24 @@ class EvalOptions(ModelOptions):
 
 
 @dataclass
-class VotingEffect:
-    single_grid_accuracy: float  # copy 0 alone
-    rescued: int  # wrong alone, right after voting
-    spoiled: int  # right alone, wrong after voting
+class ComputeEffect:
+    """What votes or adaptive solving changed against the model alone (one copy, one pass)."""
+
+    single_grid_accuracy: float  # the model alone
+    rescued: int  # wrong alone, right with the extra compute
+    spoiled: int  # right alone, wrong with it
 
 
 @dataclass
 class FileReport:
     name: str
     scores: Scores
-    voting: VotingEffect | None = None
+    effect: ComputeEffect | None = None
+    effect_name: str = "voting"  # "voting" or "adaptive": the JSON key of `effect`
 
     def figures(self) -> dict:
         scores = self.scores.to_dict()
-        return {key: scores[key] for key in FIGURES} | ({"voting": asdict(self.voting)} if self.voting else {})
+        return {key: scores[key] for key in FIGURES} | ({self.effect_name: asdict(self.effect)} if self.effect else {})
 
     def to_dict(self) -> dict:
         return {"file": self.name, **self.figures()}
@@ -102,27 +107,32 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
 
     model = load_model(options)
     outcomes = [_evaluate_set(model, puzzles, options, err) for puzzles in sets]
-    reports = [_report(p.name, o) for p, o in zip(sets, outcomes)]
-    total = _report("total", _concat(outcomes))
+    effect = "adaptive" if options.adaptive else "voting"
+    reports = [_report(p.name, o, effect) for p, o in zip(sets, outcomes)]
+    total = _report("total", _concat(outcomes), effect)
+    budget = options.adaptive_budget(model) if options.adaptive else None
 
     if options.as_json:
         document = {
             "weights": str(resolve_weights_dir(options.weights)),
             "votes": options.votes,
+            "effort": options.effort if budget is None or options.effort != "off" else "default",
+            "budget": None if budget is None else budget.work,  # model steps per puzzle at most
             "files": [r.to_dict() for r in reports],
             "total": {"files": len(reports), **total.figures()},  # over every file, even a single one
             "errors": errors,
         }
         out.print(json.dumps(document), markup=False, soft_wrap=True)
     else:
-        for_text(out).print(_table(reports, total if len(reports) > 1 else None, options.votes))
+        title = _title(options.votes, None if budget is None else budget.describe())
+        for_text(out).print(_table(reports, total if len(reports) > 1 else None, title))
     return 1 if errors else 0
 
 
 def _evaluate_set(model, puzzles: PuzzleSet, options: EvalOptions, err: Console) -> Outcome:
     with progress_bar(err, f"eval {puzzles.name}", len(puzzles)) as advance:
-        solutions, votes = solve_puzzles(model, puzzles.questions, options, advance)
-    return Outcome(solutions, puzzles.answers, None if votes is None else votes.single)
+        solved = solve_puzzles(model, puzzles.questions, options, advance)
+    return Outcome(solved.solutions, puzzles.answers, solved.single)
 
 
 def _concat(outcomes: list[Outcome]) -> Outcome:
@@ -134,29 +144,35 @@ def _concat(outcomes: list[Outcome]) -> Outcome:
     )
 
 
-def _report(name: str, outcome: Outcome) -> FileReport:
+def _report(name: str, outcome: Outcome, effect_name: str) -> FileReport:
     scores = score(outcome.solutions, outcome.labels)
     if outcome.single is None:
         return FileReport(name, scores)
-    voted = (outcome.solutions.answers == outcome.labels).all(1)
+    extra = (outcome.solutions.answers == outcome.labels).all(1)
     alone = (outcome.single.answers == outcome.labels).all(1)
-    effect = VotingEffect(float(alone.mean()), int((voted & ~alone).sum()), int((alone & ~voted).sum()))
-    return FileReport(name, scores, effect)
+    effect = ComputeEffect(float(alone.mean()), int((extra & ~alone).sum()), int((alone & ~extra).sum()))
+    return FileReport(name, scores, effect, effect_name)
 
 
-def _table(reports: list[FileReport], total: FileReport | None, votes: int) -> Table:
-    title = "sudoku-trm eval" + (f" ({votes} votes per puzzle)" if votes > 1 else "")
+def _title(votes: int, adaptive: str | None) -> str:
+    if adaptive is not None:
+        return f"sudoku-trm eval (adaptive: {adaptive})"
+    return "sudoku-trm eval" + (f" ({votes} votes per puzzle)" if votes > 1 else "")
+
+
+def _table(reports: list[FileReport], total: FileReport | None, title: str) -> Table:
+    extra = any(r.effect is not None for r in reports)
     table = Table(
         title=title,
         caption="exact: whole grid right · cells: blank cells right · valid: obeys every rule · halted: "
         "stopped by the model, not the step limit · precision: halted and right / halted (n/a: none "
-        "halted) · steps: mean (max)",
+        "halted) · steps: mean (max)" + (" · alone: the model alone, single pass" if extra else ""),
     )
     table.add_column("file", overflow="fold")
     for column in ("puzzles", "exact", "cells", "valid", "halted", "precision", "steps", "puzzles/s"):
         table.add_column(column, justify="right", no_wrap=True)
-    if votes > 1:
-        for column in ("single", "rescued", "spoiled"):
+    if extra:
+        for column in ("alone", "rescued", "spoiled"):
             table.add_column(column, justify="right", no_wrap=True)
     rows = reports + ([total] if total else [])
     for report in rows:
@@ -172,8 +188,8 @@ def _table(reports: list[FileReport], total: FileReport | None, votes: int) -> T
             f"{s.mean_steps:.1f} ({s.max_steps})",
             f"{s.puzzles_per_second:,.1f}",
         ]
-        if report.voting is not None:
-            v = report.voting
+        if report.effect is not None:
+            v = report.effect
             cells += [f"{v.single_grid_accuracy:.1%}", str(v.rescued), str(v.spoiled)]
         table.add_row(
             *cells, end_section=report is rows[-2] if total else False, style="bold" if report is total else None

@@ -3,7 +3,10 @@
 Frame 0 is the puzzle as posed, on screen before the model has even loaded; then each supervision step
 appears the moment the engine yields it (`inference.engine.solve_steps`), with its halting probability
 and the decision taken on it, counted against the step limit. With `passes`, the answer after each
-recursion pass inside a step comes first. `delay` is the least time a frame stays up (so that a fast
+recursion pass inside a step comes first. Under adaptive solving (`get_budget`) each frame shows one of
+the puzzle's chains: its own while it runs ("step 23/32 (beyond training)" past the trained horizon),
+then the most confident of its symmetric copies or restarts ("copy 3 of 8, step 5/16"), and the one that
+found a valid answer the moment it does. `delay` is the least time a frame stays up (so that a fast
 model can still be watched); the model's own time counts towards it, so a slow step is never delayed
 further. Something is always on screen: while the model loads or computes, the last frame says so.
 """
@@ -11,6 +14,7 @@ further. Something is always on screen: while the model loads or computes, the l
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -22,6 +26,7 @@ from sudoku_trm.cli.render import Frame
 from sudoku_trm.sudoku.puzzles import Puzzle
 
 if TYPE_CHECKING:
+    from sudoku_trm.inference.adaptive import AdaptiveSolutions, Budget, ChainStep
     from sudoku_trm.inference.engine import InferenceConfig, Pass, Solutions, Step
     from sudoku_trm.model.trm import TRM
 
@@ -48,9 +53,11 @@ def watch(
     get_config: Callable[[], InferenceConfig],
     delay: float,
     threads: Callable[[TRM, int], object],
-) -> tuple[Solutions, Frame]:
-    """Solve `puzzle` alone, drawing every frame live on `out`; returns the solutions (a batch of one) and
-    the last frame, whose status line the caller leaves on screen under the final answer.
+    get_budget: Callable[[TRM], Budget] | None = None,
+) -> tuple[Solutions, Frame, AdaptiveSolutions | None]:
+    """Solve `puzzle` alone, drawing every frame live on `out`; returns the solutions (a batch of one), the
+    last frame, whose status line the caller leaves on screen under the final answer, and with
+    `get_budget` (adaptive solving) its outcome.
 
     `get_model` loads the model (the first call may take seconds: frame 0 is up meanwhile) and
     `get_config` makes the inference config (it imports torch, so it too waits for frame 0); `threads`
@@ -84,10 +91,26 @@ def watch(
             previous = last.answer
             show(last)
 
-        with threads(model, 1):
-            solutions = engine.finish(engine.solve_steps(model, grid[None], config), draw)
+        adaptive = None
+        if get_budget is None:
+            with threads(model, 1):
+                solutions = engine.finish(engine.solve_steps(model, grid[None], config), draw)
+        else:
+            from sudoku_trm.inference.adaptive import solve_adaptive
+
+            budget = get_budget(model)
+
+            def draw_chain(event: ChainStep) -> None:
+                nonlocal last, previous
+                last = chain_frame(event, grid, previous, depth)
+                previous = last.answer
+                show(last)
+
+            with threads(model, max(1, budget.copies, budget.restarts)):
+                adaptive = solve_adaptive(model, grid[None], budget, config, on_step=draw_chain)
+            solutions = adaptive.solutions
         pace.wait()  # the last frame stays up its time too, then gives way to the final answer
-    return solutions, last
+    return solutions, last, adaptive
 
 
 def frame_of(
@@ -104,3 +127,40 @@ def frame_of(
     probability = float(event.halt_probability[0])
     said = render.decision(bool(event.halts[0]), bool(event.stops[0]), fixed)
     return Frame(puzzle, answer, confidence, previous, event.step, event.limit, depth, probability, said)
+
+
+def chain_frame(event: ChainStep, puzzle: np.ndarray, previous: np.ndarray, depth: tuple[int, int]) -> Frame:
+    """The frame of an adaptive batch step for a puzzle watched alone: the chain that found a valid answer,
+    else the puzzle's own chain while it runs, else the most confident of the chains running."""
+    from sudoku_trm.inference.adaptive import Stage
+
+    valid, own = np.flatnonzero(event.valid), np.flatnonzero(event.chains == 0)
+    if len(valid):
+        row = int(valid[np.argmin(event.chains[valid])])
+    elif len(own):
+        row = int(own[0])
+    else:
+        blanks = puzzle == 0
+        row = int(np.argmax(event.confidence[:, blanks].mean(1))) if blanks.any() else 0
+    stage, step, limit = Stage(int(event.stages[row])), int(event.steps[row]), int(event.limits[row])
+    peers = event.chains[event.stages == stage]
+    chain = beyond = ""
+    if stage is Stage.COPIES:
+        chain = f"copy {int(event.chains[row])} of {len(peers)}"
+    elif stage is Stage.RESTARTS:
+        chain = f"restart {int(event.chains[row] - peers.min()) + 1} of {len(peers)}"
+    elif stage is Stage.STEPS:
+        beyond = "beyond training" if step > event.horizon else "after the model stopped"
+    probability = float(event.halt_probability[row])
+    halts = probability > 0.5
+    if event.valid[row] and len(event.solved):
+        said, note = render.VALID_DONE, "a valid answer: its work ends here"
+    elif event.valid[row]:  # the model's own run goes on to its own stop; the valid answer is kept
+        said, note = render.CONTINUE, "a valid answer, kept while the model runs to its own stop"
+    elif stage is Stage.MODEL:
+        said, note = render.decision(halts, halts or step >= event.horizon, False), ""
+    else:
+        said, note = render.CHAIN_ENDS if step >= limit else render.CONTINUE, ""
+    answer, confidence = event.answers[row], event.confidence[row]
+    frame = Frame(puzzle, answer, confidence, previous, step, limit, depth, probability, said, note=note)
+    return replace(frame, chain=chain, beyond=beyond)

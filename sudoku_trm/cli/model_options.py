@@ -2,8 +2,8 @@
 
 `@with_model_options` puts the flags into a command's signature in place of its `model: ModelOptions`
 parameter and hands the command what was parsed as one `ModelOptions`. `load_model` and `solve_puzzles`
-then load the weights and solve (with --votes: symmetric copies and a vote). Torch is imported only
-when they run, so `--help` stays fast.
+then load the weights and solve (with --votes: symmetric copies and a vote; with --effort or --budget:
+adaptive solving, inference/adaptive.py). Torch is imported only when they run, so `--help` stays fast.
 
 CPU threads: `cpu_threads` runs batches of fewer than SINGLE_THREAD_BELOW puzzles on one torch thread.
 Small batches gain little from a second thread, and torch's threads wait for each other by spinning,
@@ -22,7 +22,7 @@ import functools
 import inspect
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
@@ -31,11 +31,19 @@ import typer
 if TYPE_CHECKING:
     import numpy as np
 
+    from sudoku_trm.inference.adaptive import AdaptiveSolutions, Budget
     from sudoku_trm.inference.engine import InferenceConfig, Solutions
     from sudoku_trm.inference.voting import VoteResult
     from sudoku_trm.model.trm import TRM
 
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # as devices.resolve_device reads them (not imported: torch)
+EFFORTS = ("off", "fast", "default", "thorough")  # off, then inference/adaptive.py's presets (not imported: torch)
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise typer.BadParameter(f"must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def device_name(value: str) -> str:
@@ -57,6 +65,26 @@ class ModelOptions:
     seed: int = 0  # of the symmetries drawn for votes
     batch_size: int = 256
     bf16: bool = True
+    effort: str = "off"  # adaptive solving's preset; "off": the model alone
+    budget: int | None = None  # model steps per puzzle at most (adaptive); alone it means the default preset
+
+    @property
+    def adaptive(self) -> bool:
+        return self.effort != "off" or self.budget is not None
+
+    def adaptive_budget(self, model: TRM) -> Budget:
+        """The preset --effort names (default when only --budget is given), capped at --budget."""
+        from sudoku_trm.errors import UserError
+        from sudoku_trm.inference.adaptive import preset
+
+        horizon = self.inference().step_limit(model)
+        plan = preset("default" if self.effort == "off" else self.effort, horizon)
+        if self.budget is None:
+            return plan
+        try:
+            return replace(plan, work=self.budget).resolve(horizon)
+        except ValueError as error:
+            raise UserError(f"--budget: {error}") from None
 
     def inference(self, trace: bool = False, passes: bool = False) -> InferenceConfig:
         from sudoku_trm.inference.engine import InferenceConfig
@@ -111,6 +139,28 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
         ),
     ),
     ("seed", int, typer.Option(ModelOptions.seed, "--seed", help="Seed of the symmetries drawn for --votes.")),
+    (
+        "effort",
+        str,
+        typer.Option(
+            ModelOptions.effort,
+            "--effort",
+            callback=lambda value: _one_of(value, EFFORTS),
+            help="Adaptive solving: off (the model alone) | fast (more steps, up to 2x) | default (then 8 "
+            "symmetric copies, up to 10x) | thorough (more of both, and random restarts, up to 52x). Every "
+            "answer is checked against the rules; a valid one ends its puzzle's work at once.",
+        ),
+    ),
+    (
+        "budget",
+        Optional[int],
+        typer.Option(
+            ModelOptions.budget,
+            "--budget",
+            min=1,
+            help="Model steps per puzzle at most, over all its chains (adaptive; alone: --effort default).",
+        ),
+    ),
     ("batch_size", int, typer.Option(ModelOptions.batch_size, "--batch-size", min=1, help="Puzzles per model batch.")),
     (
         "bf16",
@@ -142,6 +192,12 @@ def with_model_options(command: Callable) -> Callable:
             raise typer.BadParameter(
                 "give one: --steps runs exactly N steps, --max-steps caps a run the model may halt sooner",
                 param_hint="'--steps' / '--max-steps'",
+            )
+        if model.adaptive and (model.steps is not None or model.votes > 1):
+            raise typer.BadParameter(
+                "adaptive solving stops each puzzle by itself and runs its own symmetric copies: "
+                "give it without --steps and --votes",
+                param_hint="'--effort' / '--budget'",
             )
         return command(*args, model=model, **kwargs)
 
@@ -178,6 +234,22 @@ def cpu_threads(model: TRM, batch: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@dataclass
+class SolvedBatch:
+    """What solving a batch gave: the answers, and how they came about under --votes or adaptive solving."""
+
+    solutions: Solutions
+    votes: VoteResult | None = None
+    adaptive: AdaptiveSolutions | None = None
+
+    @property
+    def single(self) -> Solutions | None:
+        """The model alone, one copy, single pass: shown beside any test-time compute, never replaced by it."""
+        if self.votes is not None:
+            return self.votes.single
+        return None if self.adaptive is None else self.adaptive.single
+
+
 def solve_puzzles(
     model: TRM,
     grids: np.ndarray,
@@ -185,14 +257,26 @@ def solve_puzzles(
     progress: Callable[[int], None] | None = None,
     trace: bool = False,
     passes: bool = False,
-) -> tuple[Solutions, VoteResult | None]:
-    """Solve `grids`; with --votes above 1 by voting over symmetric copies, whose result comes along."""
+) -> SolvedBatch:
+    """Solve `grids`: with --votes above 1 by voting over symmetric copies, with --effort/--budget adaptively."""
     from sudoku_trm.inference import engine
+    from sudoku_trm.inference.adaptive import solve_adaptive
     from sudoku_trm.inference.voting import solve_with_votes
 
     inference = options.inference(trace, passes)
     with cpu_threads(model, min(options.batch_size, len(grids) * options.votes)):
+        if options.adaptive:
+            budget = options.adaptive_budget(model)
+
+            def count(step) -> None:
+                if progress is not None:
+                    progress(step.finished)
+
+            result = solve_adaptive(model, grids, budget, inference, options.seed, count)
+            if progress is not None:
+                progress(len(grids))
+            return SolvedBatch(result.solutions, adaptive=result)
         if options.votes > 1:
             votes = solve_with_votes(model, grids, options.votes, inference, options.seed, progress)
-            return votes.solutions, votes
-        return engine.solve(model, grids, inference, progress), None
+            return SolvedBatch(votes.solutions, votes=votes)
+        return SolvedBatch(engine.solve(model, grids, inference, progress))

@@ -28,6 +28,7 @@ from sudoku_trm.sudoku.puzzles import Puzzle, format_line
 from sudoku_trm.sudoku.verdict import Verdict
 
 if TYPE_CHECKING:
+    from sudoku_trm.inference.adaptive import AdaptiveSolutions
     from sudoku_trm.inference.engine import Solutions
 
 GIVEN = "bold"
@@ -48,6 +49,7 @@ _PLAIN_BORDERS = (
 # Decisions a status line can show.
 CONTINUE, HALT, STEP_LIMIT = "continue", "halt", "step limit"
 HALT_IGNORED, FIXED_DONE = "halt ignored (--steps)", "done (--steps)"
+VALID_DONE, CHAIN_ENDS = "valid answer: done", "chain ends"  # adaptive solving
 
 
 def cell_style(cell: int, puzzle, answer, confidence, previous, conflicts) -> str:
@@ -140,7 +142,7 @@ def decision(halts: bool, stops: bool, fixed: bool) -> str:
 
 
 def _decision_style(text: str) -> str:
-    return "bold green" if text == HALT else "bold yellow" if text == CONTINUE else "bold"
+    return "bold green" if text in (HALT, VALID_DONE) else "bold yellow" if text == CONTINUE else "bold"
 
 
 # -- frames ------------------------------------------------------------------------------------------
@@ -162,6 +164,8 @@ class Frame:
     pass_number: int | None = None  # a recursion pass inside `step`
     passes: int | None = None
     note: str = ""  # what is going on meanwhile ("loading the model", "thinking")
+    chain: str = ""  # adaptive solving: the chain shown, when not the puzzle's own ("copy 3 of 8")
+    beyond: str = ""  # adaptive solving: why the own chain runs on ("beyond training")
 
     @property
     def changed(self) -> list[int]:
@@ -172,10 +176,15 @@ class Frame:
         return 0 if self.confidence is None else unsure_count(self.puzzle, self.confidence)
 
     def where(self) -> str:
-        """`step 3/16`, `step 3/16 pass 1/3`; `step 0` while the limit is unknown."""
+        """`step 3/16`, `step 3/16 pass 1/3`, `copy 3 of 8, step 5/16`, `step 23/32 (beyond training)`;
+        `step 0` while the limit is unknown."""
         text = f"step {self.step}" + (f"/{self.limit}" if self.limit is not None else "")
         if self.pass_number is not None:
             text += f" pass {self.pass_number}/{self.passes}"
+        if self.chain:
+            text = f"{self.chain}, {text}"
+        if self.beyond:
+            text += f" ({self.beyond})"
         return text
 
     def status(self) -> Text:
@@ -236,6 +245,12 @@ class Solved:
     agreeing: int | None = None  # with --votes: copies that gave this answer
     votes: int = 1
     fixed: bool = False  # --steps: a fixed count ran, whatever the halting head said
+    adaptive: AdaptiveSolutions | None = None  # adaptive solving's outcome for the batch (row `index`)
+
+    @property
+    def found(self) -> str | None:
+        """Adaptive solving: which chain found the answer ("symmetric copy 3 at step 5")."""
+        return None if self.adaptive is None else self.adaptive.found_by(self.index)
 
     @property
     def answer(self) -> np.ndarray:
@@ -254,6 +269,8 @@ class Solved:
         return self.solutions.step_limit or self.solutions.halt_probabilities.shape[1]
 
     def how(self) -> str:
+        if self.found is not None:
+            return self.found
         if self.fixed:
             return "the fixed count of --steps ran"
         return "halted by the model" if self.halted else "step limit reached"
@@ -289,7 +306,8 @@ def frames(result: Solved, depth: tuple[int, int]) -> list[Frame]:
 
 
 def outcome_line(result: Solved, seconds: float) -> Text:
-    line = Text(f"{result.steps} step{'s' if result.steps != 1 else ''} ({result.how()}), {seconds * 1000:.0f} ms")
+    steps = f"{result.steps} {'model ' if result.found is not None else ''}step{'s' if result.steps != 1 else ''}"
+    line = Text(f"{steps} ({result.how()}), {seconds * 1000:.0f} ms")
     if result.agreeing is not None:
         line.append(f", {result.agreeing} of {result.votes} symmetric copies agree")
     return line
@@ -328,9 +346,11 @@ def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     rate = len(results) / solutions.seconds if solutions.seconds > 0 else float("inf")
     puzzles = f"{len(results)} puzzle{'s' if len(results) != 1 else ''}"
     broken = len(results) - valid
+    adaptive = [r.adaptive.record(r.index)["single_pass_valid"] for r in results if r.adaptive is not None]
+    alone = f" ({sum(adaptive)} by the model alone)" if adaptive else ""
     text = (
-        f"{puzzles}: {valid} valid, {broken} break{'s' if broken == 1 else ''} the rules; "
-        f"mean {float(solutions.steps.mean()):.1f} steps; {rate:,.1f} puzzles/s"
+        f"{puzzles}: {valid} valid{alone}, {broken} break{'s' if broken == 1 else ''} the rules; "
+        f"mean {float(solutions.steps.mean()):.1f} {'model ' if adaptive else ''}steps; {rate:,.1f} puzzles/s"
     )
     return text + (f" ({votes} votes each)" if votes > 1 else "")
 

@@ -94,8 +94,11 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         return options.inference(trace=keep_steps, passes=options.show_passes)
 
     for check in solvable[:watched]:
-        solutions, last = live.watch(out, check.puzzle, get_model, get_config, options.delay, cpu_threads)
-        result = _solved(check, solutions, 0, options)
+        budget = options.adaptive_budget if options.adaptive else None
+        solutions, last, adaptive = live.watch(
+            out, check.puzzle, get_model, get_config, options.delay, cpu_threads, budget
+        )
+        result = _solved(check, solutions, 0, options, adaptive=adaptive)
         results.append(result)
         parts.append(solutions)
         seconds.append(solutions.seconds)
@@ -106,10 +109,11 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         model = get_model()
         grids = np.stack([c.puzzle.grid for c in rest])
         with progress_bar(err, "solving", len(grids)) as advance:
-            solutions, votes = solve_puzzles(model, grids, options, advance, keep_steps, options.show_passes)
+            solved = solve_puzzles(model, grids, options, advance, keep_steps, options.show_passes)
+        solutions = solved.solutions
         for i, check in enumerate(rest):
-            agreeing = None if votes is None else int(votes.agreeing[i])
-            results.append(_solved(check, solutions, i, options, agreeing))
+            agreeing = None if solved.votes is None else int(solved.votes.agreeing[i])
+            results.append(_solved(check, solutions, i, options, agreeing, solved.adaptive))
         parts.append(solutions)
         seconds += [solutions.seconds / len(rest)] * len(rest)
     everything = parts[0] if len(parts) == 1 else _joined(parts)
@@ -145,9 +149,11 @@ def _watched(options: SolveOptions, out: Console, count: int) -> int:
     return 0 if options.trace else min(count, ANIMATE_FIRST)
 
 
-def _solved(check: PuzzleCheck, solutions: Solutions, i: int, options: SolveOptions, agreeing=None) -> Solved:
+def _solved(
+    check: PuzzleCheck, solutions: Solutions, i: int, options: SolveOptions, agreeing=None, adaptive=None
+) -> Solved:
     verdict = judge(check.puzzle.grid, solutions.answers[i], check.solutions, check.solution)
-    return Solved(check.puzzle, solutions, i, verdict, agreeing, options.votes, fixed=options.steps is not None)
+    return Solved(check.puzzle, solutions, i, verdict, agreeing, options.votes, options.steps is not None, adaptive)
 
 
 def _joined(parts: list[Solutions]) -> Solutions:
@@ -196,6 +202,8 @@ def _record(result: Solved, votes: int, seconds: float) -> dict:
     if result.agreeing is not None:
         record["votes"] = votes
         record["agreeing"] = result.agreeing  # copies whose answer equals this one
+    if result.adaptive is not None:  # "steps" are then model steps over all the puzzle's chains
+        record["adaptive"] = result.adaptive.record(i)
     return record
 
 

@@ -124,6 +124,7 @@ class ChainStep:
     halt_probability: np.ndarray  # (R,)
     valid: np.ndarray  # (R,) bool: the answer obeys every rule and given
     solved: np.ndarray  # (K,) puzzles whose work ended at this step with a valid answer
+    finished: int  # puzzles whose work has ended so far (solved, or out of budget)
     horizon: int  # the model's own step limit: a chain step beyond it is "beyond training"
 
 
@@ -144,18 +145,31 @@ class AdaptiveSolutions:
     def __len__(self) -> int:
         return len(self.stage)
 
+    def record(self, i: int) -> dict:
+        """Puzzle `i`'s stage and cost, JSON-ready; the single-pass answer's validity beside them."""
+        return {
+            "stage": Stage(int(self.stage[i])).label,
+            "chain": int(self.chain[i]),
+            "found_step": int(self.found_step[i]),
+            "found_by": self.found_by(i),
+            "model_steps": int(self.work[i]),
+            "chains": int(self.chains[i]),
+            "budget": int(self.budget.work),
+            "single_pass_valid": bool(valid_solutions(self.single.puzzles[i], self.single.answers[i])[0]),
+        }
+
     def found_by(self, i: int) -> str:
-        """`the model alone at step 7`, `copy 3 at step 5`, `restart 2 at step 9`, `more steps (step 23)`."""
+        """How puzzle `i`'s answer was found: `found by symmetric copy 3 at step 5`, and the like."""
         stage, chain, step = Stage(int(self.stage[i])), int(self.chain[i]), int(self.found_step[i])
         if stage is Stage.MODEL:
-            return f"the model alone at step {step}"
+            return f"found by the model alone at step {step}"
         if stage is Stage.STEPS:
-            return f"more steps of its own chain (step {step})"
+            return f"found by more steps of its own chain, at step {step}"
         if stage is Stage.COPIES:
-            return f"symmetric copy {chain} at step {step}"
+            return f"found by symmetric copy {chain} at step {step}"
         if stage is Stage.RESTARTS:
-            return f"random restart {chain - self.budget.copies} at step {step}"
-        return "no chain (the model's own answer is shown)"
+            return f"found by random restart {chain - self.budget.copies} at step {step}"
+        return "no valid answer within the budget: the model's own answer is shown"
 
 
 class _Chains:
@@ -349,8 +363,8 @@ def adaptive_steps(
                 stage[p], chain_found[p], found_step[p] = rows.stage[first], rows.chain[first], rows.step[first]
                 answers[p], confidence[p], found_halted[p] = mapped[first], sure[first], halts[first]
             solved_now = []
-            finished = (stage[rows.puzzle] != Stage.UNSOLVED) & ~(own & ~own_stop)
-            for p in np.unique(rows.puzzle[finished]):
+            ending = (stage[rows.puzzle] != Stage.UNSOLVED) & ~(own & ~own_stop)
+            for p in np.unique(rows.puzzle[ending]):
                 if not done[p]:
                     done[p] = True
                     solved_now.append(p)
@@ -366,6 +380,7 @@ def adaptive_steps(
                 halt_p,
                 valid,
                 np.array(sorted(solved_now), np.int64),
+                int(done.sum()),
                 horizon,
             )
 
