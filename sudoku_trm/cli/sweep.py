@@ -4,9 +4,11 @@ Adaptive solving (inference/adaptive.py) spends model steps on a puzzle until an
 check. The sweep runs one spending plan, SWEEP_PLAN (the "thorough" preset), cut off at growing budgets
 of model steps per puzzle, and reports for each file and budget the exact accuracy, the model steps
 actually spent (mean and max per puzzle), the wall time, and the stage that found each answer. Budgets
-are multiples of H, the model's step limit: a budget of H is the model alone plus the exact check on
-every step of its own chain. Every budget starts with the same first stage, the model's own run, so the
-single-pass accuracy (the model's own figure) is identical at every budget and is reported beside.
+are multiples of H, the model's step limit (`--max-steps` sets it): a budget of H is the model alone plus
+the exact check on every step of its own chain, which runs on past a wrong halt up to H. The plan itself
+ends at 52H, so a larger budget spends no more. Every budget starts with the same first stage, the
+model's own run, so the single-pass accuracy (the model's own figure) is identical at every budget and
+is reported beside.
 
 `--plot PATH` draws the curve as a PNG with matplotlib, the standard plotting library: its Agg backend
 writes files without a display (a server, CI), and it stays an optional extra (`sudoku-trm[plot]`) so
@@ -217,7 +219,7 @@ def run(
     if plot is not None:
         save_plot(points, plot)
         err.print(f"saved the plot to {plot}", markup=False)
-    return 0
+    return 1 if errors else 0
 
 
 def _load_sets(files: list[str], limit: int | None) -> tuple[list[str], list[PuzzleSet]]:
