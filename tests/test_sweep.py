@@ -146,6 +146,8 @@ def test_the_command_reports_bad_files_and_sweeps_the_rest(solver_weights, tmp_p
     [
         (EvalOptions(steps=3), (1,), "--steps does not apply"),
         (EvalOptions(votes=3), (1,), "--votes does not apply"),
+        (EvalOptions(effort="fast"), (1,), "--effort and --budget do not apply"),
+        (EvalOptions(budget=8), (1,), "--effort and --budget do not apply"),
         (EvalOptions(), (0, 1), "each at least 1"),
     ],
 )

@@ -191,6 +191,8 @@ def run(
     """The sweep as a command: `budgets` in multiples of H. Returns 1 if an input was bad, else 0."""
     if options.steps is not None:
         raise UserError("--sweep stops each puzzle by itself: --steps does not apply (--max-steps sets H)")
+    if options.adaptive:
+        raise UserError("--sweep runs the thorough plan at each of its own budgets: --effort and --budget do not apply")
     if options.votes > 1:
         raise UserError("--sweep spends its budget on symmetric copies itself: --votes does not apply")
     if not budgets or min(budgets) < 1:
