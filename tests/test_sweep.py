@@ -119,6 +119,8 @@ def test_the_plot_without_matplotlib_is_a_one_line_error(points, tmp_path, monke
     with pytest.raises(UserError, match=r"^--plot needs matplotlib: pip install 'sudoku-trm\[plot\]'$"):
         sweep.save_plot(points, tmp_path / "sweep.png")
     assert not (tmp_path / "sweep.png").exists()
+    with pytest.raises(UserError, match="--plot needs matplotlib"):  # before any file is read or model loaded
+        sweep.run(["unused.csv"], EvalOptions(), (1,), tmp_path / "sweep.png", console(), console())
 
 
 def test_the_command_reports_bad_files_and_sweeps_the_rest(solver_weights, tmp_path):

@@ -146,13 +146,7 @@ def sweep_json(points: list[SweepPoint]) -> dict:
 def save_plot(points: list[SweepPoint], path: str | Path) -> None:
     """A PNG of exact accuracy (%) against mean model steps per puzzle (log scale), one line per file, and
     each file's single-pass accuracy as a dashed line."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import ScalarFormatter
-    except ImportError:
-        raise UserError(NO_MATPLOTLIB) from None
-
+    FigureCanvasAgg, Figure, ScalarFormatter = _matplotlib()
     # A Figure on the Agg canvas, not pyplot: no display, and no global backend switched for the caller.
     figure = Figure(figsize=(8, 5), layout="constrained")
     FigureCanvasAgg(figure)
@@ -180,6 +174,17 @@ def save_plot(points: list[SweepPoint], path: str | Path) -> None:
         raise UserError(f"cannot write the plot to {path}: {error.strerror or error}") from None
 
 
+def _matplotlib() -> tuple:
+    """What save_plot draws with: (FigureCanvasAgg, Figure, ScalarFormatter); a UserError if it is missing."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import ScalarFormatter
+    except ImportError:
+        raise UserError(NO_MATPLOTLIB) from None
+    return FigureCanvasAgg, Figure, ScalarFormatter
+
+
 def run(
     files: list[str],
     options: EvalOptions,
@@ -197,6 +202,8 @@ def run(
         raise UserError("--sweep spends its budget on symmetric copies itself: --votes does not apply")
     if not budgets or min(budgets) < 1:
         raise UserError("sweep budgets are multiples of the model's step limit: each at least 1")
+    if plot is not None:
+        _matplotlib()  # missing: said now, not after the whole sweep
     errors, sets = _load_sets(files, options.limit)
     for error in errors:
         err.print(f"error: {error}", markup=False)
