@@ -137,3 +137,24 @@ def test_the_live_view_names_steps_beyond_training_then_the_copies(tmp_path, fra
     assert len(copies) == 4 and all(re.match(r"copy [1-8] of 8, step \d/4", line) for line in copies)
     assert "chain ends" in copies[-1]
     assert "no valid answer within the budget" in shown and "40 model steps" in shown
+
+
+def test_eval_sweep_reports_every_budget_beside_the_model_alone(tmp_path):
+    path = rows(0, MORE_STEPS, NEVER, tmp_path=tmp_path)
+    result = invoke("eval", path, "--sweep", "--sweep-budgets", "1,4", "--json")
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["points"]
+    assert [p["budget"] for p in points] == [4, 16]
+    assert [p["exact"] for p in points] == pytest.approx([2 / 3, 2 / 3])
+    assert all(p["single_pass_exact"] == pytest.approx(1 / 3) for p in points)
+    assert points[1]["max_steps"] == 16 and points[0]["max_steps"] == 4
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--sweep", "--effort", "fast"], ["--sweep", "--votes", "2"], ["--plot", "x.png"], ["--sweep-budgets", "1,2"]],
+)
+def test_eval_sweep_misuse_is_bad_usage(tmp_path, extra):
+    result = invoke("eval", rows(0, tmp_path=tmp_path), *extra)
+    assert result.exit_code == 2, result.output
+    assert "--sweep" in " ".join(result.output.replace("│", " ").split())

@@ -312,6 +312,16 @@ def evaluate(
     model: ModelOptions = ModelOptions(),  # the model flags: see model_options.py
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate at most this many puzzles per file."),
     as_json: bool = typer.Option(False, "--json", help="One JSON report on stdout, nothing else."),
+    sweep: bool = typer.Option(
+        False,
+        "--sweep",
+        help="Exact accuracy against compute: adaptive solving (the thorough plan) cut off at each of "
+        "--sweep-budgets, with the model's own single-pass accuracy beside.",
+    ),
+    sweep_budgets: str = typer.Option(
+        "1,2,4,8,16,32", "--sweep-budgets", help="Model steps per puzzle, in multiples of the step limit H."
+    ),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="With --sweep: save accuracy against steps as a PNG."),
 ) -> None:
     """Measure the model on puzzle files: exact-grid and cell accuracy, valid answers, halting, steps, speed.
 
@@ -320,9 +330,32 @@ def evaluate(
     from sudoku_trm.cli import eval as cli_eval
 
     options = cli_eval.EvalOptions(**asdict(model), limit=limit, as_json=as_json)
-    code = cli_eval.run(files, options, stdout, stderr)
+    if sweep:
+        from sudoku_trm.cli import sweep as cli_sweep
+
+        if model.adaptive or model.steps is not None or model.votes > 1:
+            raise typer.BadParameter(
+                "--sweep runs the thorough plan at each of its own budgets: give it without "
+                "--effort, --budget, --steps and --votes",
+                param_hint="'--sweep'",
+            )
+        code = cli_sweep.run(files, options, _multiples(sweep_budgets), plot, stdout, stderr)
+    elif plot is not None or sweep_budgets != "1,2,4,8,16,32":
+        raise typer.BadParameter("--plot and --sweep-budgets go with --sweep", param_hint="'--sweep'")
+    else:
+        code = cli_eval.run(files, options, stdout, stderr)
     if code:
         raise typer.Exit(code)
+
+
+def _multiples(text: str) -> list[int]:
+    try:
+        multiples = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        multiples = []
+    if not multiples or min(multiples) < 1:
+        raise typer.BadParameter(f"need whole numbers of at least 1, comma-separated, not {text!r}")
+    return multiples
 
 
 @app.command()

@@ -163,6 +163,7 @@ def save_plot(points: list[SweepPoint], path: str | Path) -> None:
         axes.axhline(single, linestyle="--", color=color, alpha=0.7, label=f"{name}: model alone ({single:.1f}%)")
     axes.set_xscale("log")
     axes.xaxis.set_major_formatter(ScalarFormatter())  # 10, 100: steps read as numbers, not powers
+    axes.xaxis.set_minor_formatter(ScalarFormatter())  # a short range has only minor ticks: numbers there too
     axes.set_xlabel("mean model steps per puzzle (log scale)")
     axes.set_ylabel("exact accuracy (%)")
     axes.set_title(f"Exact accuracy against compute ({SWEEP_PLAN} plan cut off at budgets of 1H, 2H, ...)")
