@@ -104,6 +104,13 @@ def test_the_model_alone_runs_to_its_own_stop_and_its_answer_stays_the_single_pa
     assert (result.single.steps == 3).all() and result.single.halted.all()
 
 
+def test_the_first_valid_answer_is_the_one_kept(puzzles):
+    """Right from step 2 on, halting at 3: the answer found is step 2's, and the model alone stops at 3."""
+    model = Scripted(rule_of(lambda grid, step, rand: (step >= 2, step == 3)))
+    result = solve_adaptive(model, puzzles.questions, "default")
+    assert (result.found_step == 2).all() and (result.single.steps == 3).all() and (result.work == 3).all()
+
+
 def test_more_steps_come_before_copies_and_count_beyond_the_horizon(puzzles):
     model = Scripted(rule_of(lambda grid, step, rand: (step == HORIZON + 3, False)))
     result = solve_adaptive(model, puzzles.questions, Budget(steps=3 * HORIZON, copies=4))
@@ -157,6 +164,16 @@ def test_the_budget_is_never_exceeded_and_the_cost_reported_is_what_ran(puzzles,
     assert (ran == result.work).all() and result.work.sum() == model.rows_run
     assert max(len(e.puzzles) for e in steps) <= 5 + resolved.copies  # rows beyond the batch: one puzzle's copies
     assert (result.solutions.answers == result.single.answers).all()  # unsolved: the model's own answer
+
+
+@pytest.mark.parametrize("left, chains, spent", [(10, 2, 8), (8, 2, 8), (3, 1, 3), (40, 8, 32)])
+def test_a_stage_starts_as_many_whole_chains_as_the_rest_of_the_budget_allows(puzzles, left, chains, spent):
+    """Copies of 4 steps with `left` model steps after the own chain: whole chains first (10 -> two of 4, not
+    eight of 1), one shortened chain when not even one fits (3 -> one of 3), never more than asked (8)."""
+    model = Scripted(rule_of(lambda grid, step, rand: (False, False)))
+    result = solve_adaptive(model, puzzles.questions[:1], Budget(copies=8, copy_steps=4, work=HORIZON + left))
+    assert result.chains[0] == 1 + chains
+    assert result.work[0] == HORIZON + spent
 
 
 def test_chains_of_different_puzzles_and_stages_share_batches(puzzles):

@@ -384,10 +384,10 @@ def adaptive_steps(
                 horizon,
             )
 
-            # Which rows go on: not those of a finished puzzle, nor a chain at its last step, nor one that
-            # would take its puzzle past the budget.
+            # Which rows go on: not those of a finished puzzle, nor a chain at its last step (the limits
+            # were planned within the budget: `plan`).
             rows.stage[own_stop] = Stage.STEPS
-            alive = ~done[rows.puzzle] & (rows.step < rows.limit) & (work[rows.puzzle] < budget.work)
+            alive = ~done[rows.puzzle] & (rows.step < rows.limit)
             ended = np.unique(rows.puzzle[~alive])
             rows.keep(np.flatnonzero(alive))
             still_running = set(rows.puzzle.tolist())
