@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from sudoku_trm.errors import InputError
-from sudoku_trm.inference.engine import InferenceConfig, Solutions, as_grids, solve
+from sudoku_trm.inference.engine import (
+    InferenceConfig,
+    Solutions,
+    Step,
+    as_grids,
+    finish,
+    solve,
+    solve_batch,
+    solve_steps,
+)
 from sudoku_trm.inference.voting import choose, map_back, solve_with_votes, symmetric_copies
 from sudoku_trm.model.weights import load_weights
 from sudoku_trm.sudoku import augment
@@ -246,6 +255,7 @@ def test_as_grids_takes_one_string_a_list_of_strings_or_an_array_of_any_shape_an
     assert np.array_equal(as_grids((text, text.replace(".", "0"))), np.stack([grid, grid]))
     wide = as_grids(np.stack([grid, grid]).astype(np.int64).reshape(2, 9, 9))
     assert wide.dtype == np.uint8 and np.array_equal(wide, np.stack([grid, grid]))
+    assert np.array_equal(as_grids([grid, grid.tolist()]), np.stack([grid, grid]))  # a list of grids, not strings
     assert as_grids(np.full(81, 9)).tolist() == [[9] * 81]  # 0 and 9 are the edges of the allowed range
     assert as_grids(np.zeros((0, 81), dtype=np.int64)).shape == (0, 81)
 
@@ -278,5 +288,14 @@ def test_solve_reports_puzzles_done_after_each_batch_and_joins_the_batches(model
 
 
 def test_solve_refuses_no_puzzles(model):
-    with pytest.raises(ValueError, match="no puzzles to solve"):
+    with pytest.raises(ValueError, match="^no puzzles to solve$"):
         solve(model, np.zeros((0, 81), dtype=np.uint8))
+
+
+def test_finish_hands_every_step_to_the_watcher_and_returns_the_solutions(model, puzzles):
+    """The live view draws what `finish` hands it: each Step in order, then the same Solutions as solve_batch."""
+    events = []
+    result = finish(solve_steps(model, puzzles[:4], InferenceConfig(steps=3)), events.append)
+    assert [type(e) for e in events] == [Step] * 3 and [e.step for e in events] == [1, 2, 3]
+    assert np.array_equal(events[-1].answers, result.answers)
+    assert np.array_equal(result.answers, solve_batch(model, puzzles[:4], InferenceConfig(steps=3)).answers)
