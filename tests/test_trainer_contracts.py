@@ -175,6 +175,13 @@ def test_build_model_seeds_the_init_and_the_ema_is_a_frozen_copy(tmp_path):
     assert in_optimizer == {id(p) for p in model.parameters()}
 
 
+def test_build_model_places_model_and_ema_on_the_runs_device(tmp_path):
+    """On the meta device (no memory, no data): what a GPU run's .to(device) would do, checked on a CPU."""
+    model_config = tiny_model()
+    model, ema, _ = build_model(model_config, tiny_train_config(tmp_path, model_config), torch.device("meta"))
+    assert {t.device.type for t in [*model.parameters(), *model.buffers(), *ema.parameters()]} == {"meta"}
+
+
 class FakeDDP:
     """Stands in for DistributedDataParallel (which needs a process group): records what it wraps."""
 
@@ -263,11 +270,20 @@ def test_depth_of_a_step_follows_the_plan_at_step_over_steps(tmp_path):
 # -- 3. a second process: rank 1 of 2 --------------------------------------------------------------
 
 
+GATHERS: list[tuple[int, int]] = []
+
+
+def gathered(obj, rank: int, world: int) -> list | None:
+    """Stands in for gather_to_rank0 across processes: records who asked, returns what rank 0 would get."""
+    GATHERS.append((rank, world))
+    return [obj] * world if rank == 0 else None
+
+
 def rank_one(tmp_path: Path, monkeypatch, lines: list[str], **overrides) -> Trainer:
     """A trainer that believes it is rank 1 of 2: DDP, gathering and broadcasting are stood in for."""
     monkeypatch.setattr(distributed, "setup", lambda: (1, 2))
     monkeypatch.setattr(trainer_module, "DistributedDataParallel", FakeDDP)
-    monkeypatch.setattr(distributed, "gather_to_rank0", lambda obj, rank, world: None if rank else [obj])
+    monkeypatch.setattr(distributed, "gather_to_rank0", gathered)
     model = tiny_model()
     values: dict = dict(dev=DEV_FILE, dev_limit=4, seed=3, easier_share=0.5)
     values.update(overrides)
@@ -296,7 +312,9 @@ def test_rank_1_writes_no_metrics_checkpoint_evaluation_or_export(tmp_path, monk
     record = trainer.log_step(step_values(), 10.0)
     assert record["step"] == 0 and record["loss"] == 1.5
     assert trainer.evaluate_dev() is None
-    trainer.save()
+    GATHERS.clear()
+    trainer.save()  # hands its state over to rank 0, as every rank must
+    assert GATHERS == [(1, 2)]
     trainer.export(tmp_path / "export")
     assert not run_dir(trainer).exists() and not (tmp_path / "export").exists()
     assert lines == []
@@ -452,6 +470,32 @@ def test_gradients_are_checked_at_the_first_step_and_the_first_at_depth_h_2_only
     trainer.check_gradients(2, 3)  # made once
 
 
+def test_a_gradient_lost_at_the_first_step_at_depth_h_2_is_caught_though_it_had_one_before(tmp_path):
+    """The gradients are freed (not zeroed) before each backward, so a parameter cut off from the loss
+    at the first deeper step shows no gradient there, even after the first step gave it one."""
+    model = tiny_model(H_cycles=2)
+    config = tiny_train_config(
+        tmp_path, model, curriculum="pdc", pdc_boundaries=(0.25,), pdc_depths=((1, 1), (2, 1)), steps=4
+    )
+    trainer = Trainer(model, config, log=quiet)
+    metrics = RunningMetrics(trainer.device)
+    trainer.train_step(metrics)  # at depth (1, 1): every parameter has a gradient
+    assert trainer.model.lm_head.weight.grad is not None
+    forward = trainer.forward
+
+    def answer_cut_off(carry, inputs, h_cycles, l_cycles):
+        carry, logits, halt_logit = forward(carry, inputs, h_cycles, l_cycles)
+        return carry, logits.detach(), halt_logit
+
+    trainer.forward = answer_cut_off  # type: ignore[assignment]
+    with pytest.raises(UserError) as caught:
+        trainer.train_step(metrics)
+    assert str(caught.value) == (
+        "step 2 at depth (2, 1): no gradient reached 1 trainable parameter(s), which would silently stop "
+        "training: lm_head.weight"
+    )
+
+
 def test_the_first_step_at_depth_h_2_checks_even_when_it_is_the_first_step(tmp_path):
     model = tiny_model()
     trainer = Trainer(model, tiny_train_config(tmp_path, model), log=quiet)
@@ -510,6 +554,20 @@ def test_run_logs_evaluates_and_checkpoints_on_schedule_and_evaluates_after_the_
     assert summary["eval"] == records[-1]["eval"]
     assert {k: v for k, v in summary.items() if k != "eval"} == records[-2]
     assert records[-2]["progress"] == 1.0 and records[0]["progress"] == 0.2
+
+
+def test_run_sums_its_metrics_on_the_runs_device(tmp_path, monkeypatch):
+    model = tiny_model()
+    trainer = Trainer(model, tiny_train_config(tmp_path, model), log=quiet)
+    devices: list = []
+
+    def running_metrics(device):
+        devices.append(device)
+        return RunningMetrics(device)
+
+    monkeypatch.setattr(trainer_module, "RunningMetrics", running_metrics)
+    trainer.run(until=1)
+    assert devices == [trainer.device]
 
 
 def test_run_until_a_step_stops_there_saves_and_does_not_evaluate(tmp_path):
@@ -768,6 +826,20 @@ def test_a_checkpoint_from_before_the_clock_was_saved_resumes_at_zero_seconds(tm
     monkeypatch.setattr(Clock, "add", lambda self, seconds: added.append(seconds))
     Trainer(model, dataclasses.replace(config, resume=True), log=quiet)
     assert added == [0.0]
+
+
+def test_a_checkpoint_whose_model_config_does_not_read_is_refused(tmp_path):
+    model = tiny_model()
+    config = tiny_train_config(tmp_path, model)
+    trainer = Trainer(model, config, log=quiet)
+    trainer.run(until=1)
+    path = run_dir(trainer) / CHECKPOINT_NAME
+    state = load_checkpoint(path)
+    state["model_config"]["no_such_field"] = 1
+    save_checkpoint(path, state)
+    with pytest.raises(UserError) as caught:
+        Trainer(model, dataclasses.replace(config, resume=True), log=quiet)
+    assert str(caught.value) == f"{path}: the checkpoint's model config differs from this run's"
 
 
 def test_resuming_on_another_number_of_processes_restarts_the_data_order_and_says_so(tmp_path):
