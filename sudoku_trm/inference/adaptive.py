@@ -175,8 +175,8 @@ class AdaptiveSolutions:
 class _Chains:
     """The rows of the model's batch: one per running chain, with what it needs to map its answer back."""
 
-    def __init__(self, model: TRM, device: torch.device):
-        self.model, self.device = model, device
+    def __init__(self, device: torch.device):
+        self.device = device
         self.puzzle = np.zeros(0, np.int64)
         self.chain = np.zeros(0, np.int64)
         self.stage = np.zeros(0, np.int64)
@@ -190,7 +190,19 @@ class _Chains:
     def __len__(self) -> int:
         return len(self.puzzle)
 
-    def add(self, puzzle, chain, stage, limit, stop_at, grids, symmetries, carry: Carry) -> None:
+    def add(
+        self,
+        puzzle: np.ndarray,
+        chain: np.ndarray,
+        stage: np.ndarray,
+        limit: np.ndarray,
+        stop_at: np.ndarray,
+        grids: torch.Tensor,
+        symmetries: augment.Symmetries,
+        carry: Carry,
+    ) -> None:
+        """Start chains: per row its puzzle, chain number, stage, last step, own stop (0: none), the grid as
+        the model sees it, the symmetry that made it, and its start state."""
         self.puzzle = np.concatenate([self.puzzle, puzzle])
         self.chain = np.concatenate([self.chain, chain])
         self.stage = np.concatenate([self.stage, stage])
@@ -250,7 +262,7 @@ def adaptive_steps(
     single_halt = np.full((count, horizon), np.nan, np.float32)
     next_stage = np.full(count, Stage.COPIES, np.int64)  # after the own chain ends
 
-    rows = _Chains(model, device)
+    rows = _Chains(device)
     waiting: deque[int] = deque()  # puzzles whose chains all ended, to escalate
     unseen = 0  # the next puzzle not yet taken in
 
