@@ -42,7 +42,8 @@ def test_the_model_card_is_hub_metadata_then_size_usage_and_the_training_record(
         "`sudoku_trm.model.trm.TRM.from_pretrained(directory or repo id)`.\n"
     )
     card = model_card(model, {"steps": 3, "data": Path("a.csv")})
-    assert card.endswith('## Training\n\n```json\n{\n  "steps": 3,\n  "data": "a.csv"\n}\n```\n')
+    # The training record follows the whole card, which it does not replace.
+    assert card == model_card(model) + '\n## Training\n\n```json\n{\n  "steps": 3,\n  "data": "a.csv"\n}\n```\n'
 
 
 def test_an_export_writes_the_config_as_indented_json_the_card_and_cpu_tensors(tmp_path):
