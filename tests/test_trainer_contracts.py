@@ -207,6 +207,31 @@ def test_the_model_is_wrapped_in_ddp_only_with_more_than_one_process(tmp_path, m
 # -- 2. the trainer's state at the start -----------------------------------------------------------
 
 
+def test_the_model_the_stream_and_the_slots_are_built_on_the_runs_device(tmp_path, monkeypatch):
+    """On a GPU each must be on the GPU; on a CPU the device actually passed is what shows it."""
+    devices: dict[str, list] = {"model": [], "stream": [], "slots": []}
+    real_build, real_stream, real_empty = trainer_module.build_model, trainer_module.TrainingStream, Slots.empty
+
+    def build(model_config, config, device):
+        devices["model"].append(device)
+        return real_build(model_config, config, device)
+
+    def stream(puzzles, batch_size, device="default", **options):
+        devices["stream"].append(device)
+        return real_stream(puzzles, batch_size, CPU, **options)
+
+    def empty(model, batch, device):
+        devices["slots"].append(device)
+        return real_empty(model, batch, CPU)
+
+    monkeypatch.setattr(trainer_module, "build_model", build)
+    monkeypatch.setattr(trainer_module, "TrainingStream", stream)
+    monkeypatch.setattr(Slots, "empty", staticmethod(empty))
+    model = tiny_model()
+    trainer = Trainer(model, tiny_train_config(tmp_path, model), log=quiet)
+    assert devices == {"model": [trainer.device], "stream": [trainer.device], "slots": [trainer.device]}
+
+
 def test_the_runs_clock_starts_at_the_given_reading(tmp_path):
     model = tiny_model()
     config = tiny_train_config(tmp_path, model)
@@ -285,7 +310,7 @@ def rank_one(tmp_path: Path, monkeypatch, lines: list[str], **overrides) -> Trai
     monkeypatch.setattr(trainer_module, "DistributedDataParallel", FakeDDP)
     monkeypatch.setattr(distributed, "gather_to_rank0", gathered)
     model = tiny_model()
-    values: dict = dict(dev=DEV_FILE, dev_limit=4, seed=3, easier_share=0.5)
+    values: dict = dict(dev=DEV_FILE, dev_limit=4, seed=3, easier_share=1.0)
     values.update(overrides)
     return Trainer(model, tiny_train_config(tmp_path, model, **values), log=lines.append)
 
@@ -300,7 +325,7 @@ def test_rank_1_trains_its_share_of_the_batch_with_its_own_seeds(tmp_path, monke
     # The global RNG (halting exploration) is seeded seed + rank, the data stream seed + 1000 * rank.
     torch.manual_seed(3 + 1)
     assert torch.equal(after_init, torch.get_rng_state())
-    expected = TrainingStream(trainer.train_set, 2, CPU, seed=3 + 1000, easier_share=0.5).next_batch()
+    expected = TrainingStream(trainer.train_set, 2, CPU, seed=3 + 1000, easier_share=1.0).next_batch()
     got = trainer.stream.next_batch()
     assert all(torch.equal(a, b) for a, b in zip(got, expected))
     assert lines == []
