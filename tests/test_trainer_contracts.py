@@ -806,8 +806,11 @@ def test_the_export_is_the_ema_with_the_steps_and_settings_in_its_card(tmp_path)
     trainer.export(directory)
     card = (directory / "README.md").read_text()
     training = json.loads(card.split("```json\n", 1)[1].split("```", 1)[0])
-    # A finished run: its steps done equal the configured steps (the card's "steps" is the latter).
-    assert training == {"steps": 3, **json.loads(json.dumps(config.to_dict(), default=str))}
+    assert training == {**json.loads(json.dumps(config.to_dict(), default=str)), "steps_trained": 3}
+    trainer.step = 2  # as a run stopped early (a time budget, Ctrl-C) stands: the card says what it trained
+    trainer.export(tmp_path / "early")
+    early = (tmp_path / "early" / "README.md").read_text()
+    assert '"steps": 3,' in early and early.rstrip().endswith('"steps_trained": 2\n}\n```')
     from sudoku_trm.model.weights import load_weights
 
     loaded = load_weights(directory)

@@ -450,4 +450,6 @@ class Trainer:
     def export(self, directory: Path) -> None:
         """The EMA weights, as `sudoku-trm eval` and the Hub load them (rank 0)."""
         if self.rank == 0:
-            export_weights(self.ema, directory, training={"steps": self.step, **self.config.to_dict()})
+            # The steps run come after the config, whose `steps` is the limit asked for (a run under a time
+            # budget, or stopped early, trains fewer).
+            export_weights(self.ema, directory, training={**self.config.to_dict(), "steps_trained": self.step})
