@@ -551,13 +551,18 @@ def test_train_flag_recipe_fast_and_explicit_flags_override_it(captured):
     assert (train.optimizer, train.muon_lr, train.label_smoothing, train.batch_size) == ("muon", 0.02, 0.2, 384)
 
 
-def test_train_defaults_are_the_trm_recipe_and_a_bad_recipe_is_usage(captured):
+def test_train_defaults_are_the_fast_recipe_trm_is_the_configs_own_and_a_bad_recipe_is_usage(captured):
     result = runner.invoke(app, ["train", "--device", "cpu", "--init-from", "some/dir"])
+    assert result.exit_code == 0, result.output
+    assert captured["model"] == configs("fast")[0]
+    for key, value in FAST_TRAIN.items():
+        assert getattr(captured["train"], key) == value, key
+    assert captured["train"].init_from == "some/dir"
+    result = runner.invoke(app, ["train", "--recipe", "trm", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert captured["model"] == ModelConfig()
     defaults = TrainConfig()
     for key in (*FAST_TRAIN, "steps", "muon_momentum", "muon_weight_decay", "pdc_depths"):
         assert getattr(captured["train"], key) == getattr(defaults, key), key
-    assert captured["train"].init_from == "some/dir"
     result = runner.invoke(app, ["train", "--recipe", "fastest", "--device", "cpu"])
     assert result.exit_code == 2 and "recipe must be one of trm, fast" in result.stderr

@@ -32,7 +32,7 @@ from sudoku_trm.cli.terminal import (
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.training.config import TrainConfig
-from sudoku_trm.training.recipes import RECIPES, by_recipe
+from sudoku_trm.training.recipes import DEFAULT_RECIPE, RECIPES, by_recipe
 from sudoku_trm.training.recipes import configs as recipe_configs
 
 app = typer.Typer(
@@ -74,7 +74,7 @@ def _by_recipe(key: str) -> str:
 @app.command()
 @reports_user_errors
 def train(
-    recipe: str = typer.Option("trm", help=_RECIPE_HELP),
+    recipe: str = typer.Option(DEFAULT_RECIPE, help=_RECIPE_HELP),
     curriculum: str = typer.Option(
         _TRAIN.curriculum, help="none | pdc (depth curriculum) | hsw (step weighting) | cgar (both)."
     ),
