@@ -24,6 +24,8 @@ mkdir -p "$out"
 
 arms=(trm-cgar trm-hsw fast-cgar fast-hsw)
 for arm in "${arms[@]}"; do
+    # An arm already trained and exported (an earlier call) is only scored again, never retrained.
+    [[ -f "$out/runs/$arm/export/config.json" ]] && continue
     recipe=${arm%-*}
     curriculum=${arm#*-}
     extra=()
