@@ -380,6 +380,20 @@ def test_a_run_under_a_time_budget_stops_by_itself_and_saves_inside_it(shared_sa
     assert records[-1]["step"] == trainer.step
 
 
+def test_a_budget_spent_by_a_stall_still_logs_the_steps_since_the_last_log_line(shared_sample, tmp_path):
+    """The horizon passes before any step could run as the last (a stall, a loaded machine): the run ends,
+    and its last steps are in metrics.jsonl all the same (they once were not: the CI machine caught it)."""
+    model, config = budget_run(shared_sample, tmp_path)
+    trainer = Trainer(model, dataclasses.replace(config, log_every=100), log=quiet)
+    decided = iter([0.1, 0.2, 0.3, None])  # three steps, none the last, then the budget is spent
+    trainer.budget.next_progress = lambda: next(decided)  # type: ignore[union-attr,method-assign]
+    summary = trainer.run()
+    records = [json.loads(line) for line in (tmp_path / "runs" / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if "loss" in r]
+    assert trainer.step == 3 and [r["step"] for r in steps] == [3]
+    assert summary["step"] == 3 and "eval" in summary
+
+
 def test_resume_under_a_time_budget_continues_the_clock(shared_sample, tmp_path):
     model = tiny_model()
     config = tiny_train(shared_sample, tmp_path, model, time_budget=1.0, steps=1)

@@ -279,8 +279,10 @@ class Trainer:
                 speed.restart(self.step)
             while until is None or self.step < until:
                 progress = self.decided = self.next_progress()
-                if progress is None:
+                if progress is None:  # the budget ran out before a step could run as the last (a stall)
                     finished = True
+                    if metrics.updates:  # the steps since the last log line are still logged
+                        summary = self.log_step(metrics.flush(), speed.samples_per_s(self.step))
                     break
                 started = self.clock.elapsed()
                 self.train_step(metrics)  # steps 1-5, at `progress`
