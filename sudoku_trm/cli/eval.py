@@ -86,25 +86,7 @@ class Outcome:
 
 
 def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> int:
-    errors: list[str] = []
-    sets: list[PuzzleSet] = []
-    for path in files:
-        try:
-            puzzles = load_puzzle_set(path)
-        except UserError as error:
-            errors.append(str(error))
-            continue
-        errors.extend(str(e) for e in puzzles.errors)
-        if options.limit is not None:
-            puzzles = puzzles.subset(np.arange(min(options.limit, len(puzzles))))
-        if len(puzzles):
-            puzzles.name = STDIN_NAME if path == "-" else path
-            sets.append(puzzles)
-    for error in errors:
-        err.print(f"error: {error}", markup=False)
-    if not sets:
-        raise UserError("no puzzles to evaluate")
-
+    errors, sets = load_sets(files, options.limit, err)
     model = load_model(options)
     outcomes = [_evaluate_set(model, puzzles, options, err) for puzzles in sets]
     effect = "adaptive" if options.adaptive else "voting"
@@ -127,6 +109,30 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
         title = _title(options.votes, None if budget is None else budget.describe())
         for_text(out).print(_table(reports, total if len(reports) > 1 else None, title))
     return 1 if errors else 0
+
+
+def load_sets(files: list[str], limit: int | None, err: Console) -> tuple[list[str], list[PuzzleSet]]:
+    """The files' puzzles (each named by its path as given, the first `limit` of each) and the errors met,
+    each said on `err` in one line; a UserError when no puzzle is left to evaluate (`eval` and `--sweep`)."""
+    errors: list[str] = []
+    sets: list[PuzzleSet] = []
+    for path in files:
+        try:
+            puzzles = load_puzzle_set(path)
+        except UserError as error:
+            errors.append(str(error))
+            continue
+        errors.extend(str(e) for e in puzzles.errors)
+        if limit is not None:
+            puzzles = puzzles.subset(np.arange(min(limit, len(puzzles))))
+        if len(puzzles):
+            puzzles.name = STDIN_NAME if path == "-" else path
+            sets.append(puzzles)
+    for error in errors:
+        err.print(f"error: {error}", markup=False)
+    if not sets:
+        raise UserError("no puzzles to evaluate")
+    return errors, sets
 
 
 def _evaluate_set(model, puzzles: PuzzleSet, options: EvalOptions, err: Console) -> Outcome:

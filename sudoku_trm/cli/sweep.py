@@ -26,7 +26,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sudoku_trm.cli.eval import EvalOptions
+from sudoku_trm.cli.eval import EvalOptions, load_sets
 from sudoku_trm.cli.model_options import cpu_threads, load_model
 from sudoku_trm.cli.terminal import for_text
 from sudoku_trm.errors import UserError
@@ -34,8 +34,7 @@ from sudoku_trm.inference.adaptive import AdaptiveSolutions, Stage, preset, solv
 from sudoku_trm.inference.engine import InferenceConfig
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import resolve_weights_dir
-from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set
-from sudoku_trm.sudoku.puzzles import STDIN_NAME
+from sudoku_trm.sudoku.puzzle_sets import PuzzleSet
 
 # The plan every budget truncates: own chain to 4H, then 16 symmetric copies and 8 random restarts of 2H
 # steps (52H in all). One plan for every budget, so a larger budget only adds work after the same stages.
@@ -205,11 +204,7 @@ def run(
         raise UserError("sweep budgets are multiples of the model's step limit: each at least 1")
     if plot is not None:
         _matplotlib()  # missing: said now, not after the whole sweep
-    errors, sets = _load_sets(files, options.limit)
-    for error in errors:
-        err.print(f"error: {error}", markup=False)
-    if not sets:
-        raise UserError("no puzzles to evaluate")
+    errors, sets = load_sets(files, options.limit, err)
 
     model = load_model(options)
     config = options.inference()
@@ -230,25 +225,6 @@ def run(
         save_plot(points, plot)
         err.print(f"saved the plot to {plot}", markup=False)
     return 1 if errors else 0
-
-
-def _load_sets(files: list[str], limit: int | None) -> tuple[list[str], list[PuzzleSet]]:
-    """The files' puzzles (each named by its path as given, the first `limit` of each) and the errors met."""
-    errors: list[str] = []
-    sets: list[PuzzleSet] = []
-    for path in files:
-        try:
-            puzzles = load_puzzle_set(path)
-        except UserError as error:
-            errors.append(str(error))
-            continue
-        errors.extend(str(e) for e in puzzles.errors)
-        if limit is not None:
-            puzzles = puzzles.subset(np.arange(min(limit, len(puzzles))))
-        if len(puzzles):
-            puzzles.name = STDIN_NAME if path == "-" else path
-            sets.append(puzzles)
-    return errors, sets
 
 
 def _progress(err: Console, point: SweepPoint) -> None:

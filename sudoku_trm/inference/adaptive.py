@@ -36,7 +36,7 @@ from typing import Callable, Generator
 import numpy as np
 import torch
 
-from sudoku_trm.inference.engine import InferenceConfig, Solutions, as_grids
+from sudoku_trm.inference.engine import InferenceConfig, Solutions, as_grids, finish
 from sudoku_trm.model.devices import autocast_for
 from sudoku_trm.model.readout import best_digits, says_halt
 from sudoku_trm.model.tokens import to_tokens
@@ -444,11 +444,4 @@ def solve_adaptive(
     thorough); `on_step` sees every batch step."""
     if isinstance(budget, str):
         budget = preset(budget, config.step_limit(model))
-    run = adaptive_steps(model, puzzles, budget, config, seed)
-    while True:
-        try:
-            event = next(run)
-        except StopIteration as finished:
-            return finished.value
-        if on_step is not None:
-            on_step(event)
+    return finish(adaptive_steps(model, puzzles, budget, config, seed), on_step)

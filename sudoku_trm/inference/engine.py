@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Generator
+from typing import Callable, Generator, TypeVar
 
 import numpy as np
 import torch
@@ -302,8 +302,13 @@ def solve_steps(
     return result
 
 
-def finish(run: Generator[Step | Pass, None, Solutions], on_event: Callable[[Step | Pass], None] | None = None):
-    """Drain a `solve_steps` run, handing each event to `on_event`; returns its Solutions."""
+Event = TypeVar("Event")
+Result = TypeVar("Result")
+
+
+def finish(run: Generator[Event, None, Result], on_event: Callable[[Event], None] | None = None) -> Result:
+    """Drain a run (`solve_steps`, `adaptive.adaptive_steps`), handing each event to `on_event`; returns
+    what the run returns."""
     while True:
         try:
             event = next(run)
