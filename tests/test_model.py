@@ -225,3 +225,46 @@ def test_step_compiles_with_inductor():
         _check_compiled("inductor", ((1, 2),))
     except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C compiler on this machine
         pytest.skip(f"inductor unavailable here: {error}")
+
+
+def test_the_units_mixer_reaches_exactly_a_cells_row_column_and_box():
+    """One block of the units mixer: changing one cell's state moves that cell, its 20 peers and the prefix
+    token, and nothing else."""
+    from sudoku_trm.model.trm import Block
+    from sudoku_trm.sudoku.grid import UNITS
+
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=16, mixer="units", puzzle_emb_len=1)
+    block = Block(config)
+    x = torch.randn(1, 82, 16)
+    for cell in (0, 40, 80):
+        moved = x.clone()
+        moved[0, 1 + cell] += torch.randn(16)
+        changed = (block(moved, None) - block(x, None)).abs().amax(-1)[0] > 1e-6
+        peers = set(UNITS[(UNITS == cell).any(axis=1)].ravel().tolist())
+        assert changed[0]  # the prefix hears every cell
+        assert {i for i in range(81) if changed[1 + i]} == peers
+
+
+def test_the_units_mixer_commutes_with_sudokus_geometric_symmetries():
+    """Permuting bands, stacks, rows within bands and columns within stacks permutes the output alike (the
+    transpose does not: rows and columns send different messages)."""
+    from sudoku_trm.sudoku import augment
+
+    torch.manual_seed(1)
+    model = TRM(ModelConfig(hidden_size=16, mixer="units", puzzle_emb_len=1, H_cycles=1, L_cycles=1))
+    grids = torch.randint(0, 10, (3, 81))
+    sym = augment.random_symmetries(
+        3, torch.Generator().manual_seed(0), factors=augment.Factor.GEOMETRY & ~augment.Factor.TRANSPOSE
+    )
+    moved = augment.apply(grids, sym)
+    carry = model.initial_carry(3)
+    _, logits, _ = model(carry, grids + 1)
+    _, moved_logits, _ = model(carry, moved + 1)
+    expected = logits.gather(1, sym.cells[:, :, None].expand(-1, -1, logits.shape[-1]))
+    assert torch.allclose(moved_logits, expected, atol=1e-5)
+
+
+def test_the_units_mixer_needs_81_cells():
+    with pytest.raises(ValueError, match="9x9"):
+        ModelConfig(mixer="units", seq_len=16)

@@ -36,7 +36,7 @@ from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sudoku_trm.training.config import TrainConfig, stages_for
 from sudoku_trm.training.losses import cell_cross_entropy, stablemax_cross_entropy
 from sudoku_trm.training.optim import CombinedOptimizer, training_optimizer
-from sudoku_trm.training.recipes import RECIPES, configs
+from sudoku_trm.training.recipes import RECIPES, configs, default_recipe
 from sudoku_trm.training.schedule import TimeBudget, lr_factor
 from sudoku_trm.training.trainer import RunningMetrics, Trainer
 
@@ -530,7 +530,15 @@ def test_recipe_fast_sets_each_published_value():
     assert train.curriculum == "cgar"
     # trm is the configs' own defaults, PDC's published stages included.
     assert configs("trm") == (ModelConfig(), TrainConfig())
-    assert set(RECIPES) == {"trm", "fast"}
+    assert set(RECIPES) == {"trm", "fast", "cpu"}
+
+
+def test_recipe_cpu_builds_sudokus_structure_in_and_is_the_default_without_cuda():
+    model, train = configs("cpu")
+    assert (model.mixer, model.hidden_size, model.H_cycles, model.L_cycles) == ("units", 96, 2, 3)
+    assert train.targets == "solution" and train.easier_share == 0.8 and train.optimizer == "adamw"
+    assert train.pdc_depths == stages_for((2, 3)) and train.curriculum == "cgar"
+    assert default_recipe(cuda=False) == "cpu" and default_recipe(cuda=True) == "fast"
 
 
 runner = CliRunner()
@@ -565,13 +573,15 @@ def test_train_flag_recipe_fast_and_explicit_flags_override_it(captured):
     assert (train.optimizer, train.muon_lr, train.label_smoothing, train.batch_size) == ("muon", 0.02, 0.2, 384)
 
 
-def test_train_defaults_are_the_fast_recipe_trm_is_the_configs_own_and_a_bad_recipe_is_usage(captured):
+def test_train_defaults_are_the_cpu_recipe_on_a_cpu_trm_is_the_configs_own_and_a_bad_recipe_is_usage(captured):
     result = runner.invoke(app, ["train", "--device", "cpu", "--init-from", "some/dir"])
     assert result.exit_code == 0, result.output
-    assert captured["model"] == configs("fast")[0]
-    for key, value in FAST_TRAIN.items():
-        assert getattr(captured["train"], key) == value, key
+    assert (captured["model"], captured["train"].targets) == (configs("cpu")[0], "solution")
+    assert captured["train"].data == configs("cpu")[1].data
     assert captured["train"].init_from == "some/dir"
+    result = runner.invoke(app, ["train", "--device", "cpu", "--targets", "logic", "--mixer", "attention"])
+    assert result.exit_code == 0, result.output
+    assert (captured["train"].targets, captured["model"].mixer) == ("logic", "attention")
     result = runner.invoke(app, ["train", "--recipe", "trm", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert captured["model"] == ModelConfig()
@@ -579,4 +589,4 @@ def test_train_defaults_are_the_fast_recipe_trm_is_the_configs_own_and_a_bad_rec
     for key in (*FAST_TRAIN, "steps", "muon_momentum", "muon_weight_decay", "pdc_depths"):
         assert getattr(captured["train"], key) == getattr(defaults, key), key
     result = runner.invoke(app, ["train", "--recipe", "fastest", "--device", "cpu"])
-    assert result.exit_code == 2 and "recipe must be one of trm, fast" in result.stderr
+    assert result.exit_code == 2 and "recipe must be one of trm, fast, cpu" in result.stderr

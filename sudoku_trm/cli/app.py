@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -32,7 +32,7 @@ from sudoku_trm.cli.terminal import (
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.training.config import TrainConfig
-from sudoku_trm.training.recipes import DEFAULT_RECIPE, RECIPES, by_recipe
+from sudoku_trm.training.recipes import CPU_RECIPE, DEFAULT_RECIPE, RECIPES, by_recipe, default_recipe
 from sudoku_trm.training.recipes import configs as recipe_configs
 
 app = typer.Typer(
@@ -74,13 +74,21 @@ def _by_recipe(key: str) -> str:
 @app.command()
 @reports_user_errors
 def train(
-    recipe: str = typer.Option(DEFAULT_RECIPE, help=_RECIPE_HELP),
+    recipe: Optional[str] = typer.Option(
+        None, help=_RECIPE_HELP + f" Default: {CPU_RECIPE} on a CPU, {DEFAULT_RECIPE} where CUDA is."
+    ),
     curriculum: str = typer.Option(
         _TRAIN.curriculum, help="none | pdc (depth curriculum) | hsw (step weighting) | cgar (both)."
     ),
-    data: List[str] = typer.Option(list(_TRAIN.data), "--data", help="Training puzzle files (repeat)."),
-    dev: Optional[str] = typer.Option(_TRAIN.dev, help="Dev file evaluated during training."),
-    dev_limit: Optional[int] = typer.Option(_TRAIN.dev_limit, min=0, help="Dev puzzles per evaluation (0: all)."),
+    data: Optional[List[str]] = typer.Option(
+        None, "--data", help=f"Training puzzle files (repeat). {_by_recipe('data')}"
+    ),
+    dev: Optional[str] = typer.Option(
+        None, help=f"Dev file evaluated during training ('' for none). {_by_recipe('dev')}"
+    ),
+    dev_limit: Optional[int] = typer.Option(
+        None, min=0, help=f"Dev puzzles per evaluation (0: all). {_by_recipe('dev_limit')}"
+    ),
     steps: Optional[int] = typer.Option(
         None, min=1, help=f"Optimiser steps (one supervision step of the batch each). {_by_recipe('steps')}"
     ),
@@ -135,8 +143,27 @@ def train(
         None, min=0.0, help=f"Weight of the halting head's loss. {_by_recipe('halt_loss_weight')}"
     ),
     ema_decay: float = typer.Option(_TRAIN.ema_decay, help="EMA of the weights (evaluated and exported)."),
-    hidden_size: int = typer.Option(
-        _MODEL.hidden_size, min=8, help="Model width (512: the published model; 32-64 for CPU tests)."
+    hidden_size: Optional[int] = typer.Option(
+        None, min=8, help=f"Model width (512: the published model). {_by_recipe('hidden_size')}"
+    ),
+    mixer: Optional[str] = typer.Option(
+        None,
+        help="mlp (SwiGLU across positions) | attention (RoPE) | units (each cell hears its row, column and "
+        f"box). {_by_recipe('mixer')}",
+    ),
+    targets: Optional[str] = typer.Option(
+        None,
+        help="solution (every step scored on the whole solution) | logic (step t on what our solver's logic "
+        f"places in --rounds-per-step x t rounds). {_by_recipe('targets')}",
+    ),
+    rounds_per_step: Optional[int] = typer.Option(
+        None, min=1, help=f"Logic rounds per supervision step (--targets logic). {_by_recipe('rounds_per_step')}"
+    ),
+    pending_weight: Optional[float] = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help=f"Weight of cells logic reaches only later (--targets logic). {_by_recipe('pending_weight')}",
     ),
     h_cycles: Optional[int] = typer.Option(
         None, min=1, help=f"Full-depth passes per supervision step. {_by_recipe('H_cycles')}"
@@ -147,7 +174,9 @@ def train(
     mlp: Optional[str] = typer.Option(
         None, help=f"swiglu | gated_rms (Muon-friendly: sigmoid(gate) * rms_norm(gate * value)). {_by_recipe('mlp')}"
     ),
-    max_steps: int = typer.Option(_MODEL.halt_max_steps, min=1, help="Supervision steps per puzzle at most."),
+    max_steps: Optional[int] = typer.Option(
+        None, min=1, help=f"Supervision steps per puzzle at most. {_by_recipe('halt_max_steps')}"
+    ),
     init_from: Optional[Path] = typer.Option(
         None,
         "--init-from",
@@ -159,8 +188,12 @@ def train(
     augment: int = typer.Option(
         _TRAIN.augment_copies, min=1, help="Paper protocol: fixed augmented copies per base puzzle."
     ),
-    easier_share: float = typer.Option(
-        _TRAIN.easier_share, help="Share of samples made easier by filling a random share of their blanks."
+    easier_share: Optional[float] = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="Share of samples made easier by revealing a random share of their blanks (still unique). "
+        + _by_recipe("easier_share"),
     ),
     device: str = typer.Option(_TRAIN.device, callback=device_name, help="auto | cpu | cuda | mps."),
     compile_model: Optional[bool] = typer.Option(
@@ -190,8 +223,22 @@ def train(
     from sudoku_trm.cli import train as cli_train  # imported when the command runs: keeps torch out of `--help`
     from sudoku_trm.model.devices import resolve_device
 
-    given_model = {"H_cycles": h_cycles, "L_cycles": l_cycles, "mlp": mlp}
+    given_model = {
+        "H_cycles": h_cycles,
+        "L_cycles": l_cycles,
+        "mlp": mlp,
+        "mixer": mixer,
+        "hidden_size": hidden_size,
+        "halt_max_steps": max_steps,
+    }
     given_train = {
+        "data": tuple(data) if data else None,
+        "dev": None if dev is None else dev or "",
+        "dev_limit": None if dev_limit is None else dev_limit or 0,
+        "easier_share": easier_share,
+        "targets": targets,
+        "rounds_per_step": rounds_per_step,
+        "pending_weight": pending_weight,
         "steps": steps,
         "batch_size": batch_size,
         "optimizer": optimizer,
@@ -208,23 +255,16 @@ def train(
         "label_smoothing": label_smoothing,
         "halt_loss_weight": halt_loss_weight,
     }
+    recipe = recipe or default_recipe(resolve_device(device).type == "cuda")
     try:
         model_config, config = recipe_configs(
             recipe,
-            model={
-                "hidden_size": hidden_size,
-                "halt_max_steps": max_steps,
-                **{k: v for k, v in given_model.items() if v is not None},
-            },
+            model={k: v for k, v in given_model.items() if v is not None},
             train={
                 "name": name,
                 "runs_dir": runs_dir,
-                "data": tuple(data),
-                "dev": dev or None,
-                "dev_limit": dev_limit or None,
                 "subsample": subsample,
                 "augment_copies": augment,
-                "easier_share": easier_share,
                 "curriculum": curriculum,
                 "time_budget": time_budget,
                 "ema_decay": ema_decay,
@@ -242,6 +282,8 @@ def train(
         )
     except ValueError as error:
         raise fail(str(error), 2) from None
+    if config.dev == "" or config.dev_limit == 0:  # '' and 0 on the command line: no dev set, every puzzle
+        config = replace(config, dev=config.dev or None, dev_limit=config.dev_limit or None)
     cli_train.run(model_config, config, export, started, overwrite=overwrite)
 
 

@@ -66,7 +66,7 @@ class FileReport:
     name: str
     scores: Scores
     effect: ComputeEffect | None = None
-    effect_name: str = "voting"  # "voting" or "adaptive": the JSON key of `effect`
+    effect_name: str = "voting"  # "voting", "adaptive" or "commit": the JSON key of `effect`
 
     def figures(self) -> dict:
         scores = self.scores.to_dict()
@@ -89,7 +89,7 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
     errors, sets = load_sets(files, options.limit, err)
     model = load_model(options)
     outcomes = [_evaluate_set(model, puzzles, options, err) for puzzles in sets]
-    effect = "adaptive" if options.adaptive else "voting"
+    effect = "adaptive" if options.adaptive else "commit" if options.commit else "voting"
     reports = [_report(p.name, o, effect) for p, o in zip(sets, outcomes)]
     total = _report("total", _concat(outcomes), effect)
     budget = options.adaptive_budget(model) if options.adaptive else None
@@ -106,7 +106,7 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
         }
         out.print(json.dumps(document), markup=False, soft_wrap=True)
     else:
-        title = _title(options.votes, None if budget is None else budget.describe())
+        title = _title(options.votes, None if budget is None else budget.describe(), options)
         for_text(out).print(_table(reports, total if len(reports) > 1 else None, title))
     return 1 if errors else 0
 
@@ -160,7 +160,9 @@ def _report(name: str, outcome: Outcome, effect_name: str) -> FileReport:
     return FileReport(name, scores, effect, effect_name)
 
 
-def _title(votes: int, adaptive: str | None) -> str:
+def _title(votes: int, adaptive: str | None, options: EvalOptions) -> str:
+    if options.commit:
+        return f"sudoku-trm eval (commit decoding at p >= {options.commit_threshold:g})"
     if adaptive is not None:
         return f"sudoku-trm eval (adaptive: {adaptive})"
     return "sudoku-trm eval" + (f" ({votes} votes per puzzle)" if votes > 1 else "")

@@ -32,17 +32,26 @@ if TYPE_CHECKING:
     import numpy as np
 
     from sudoku_trm.inference.adaptive import AdaptiveSolutions, Budget
+    from sudoku_trm.inference.commit import CommitSolutions
     from sudoku_trm.inference.engine import InferenceConfig, Solutions
     from sudoku_trm.inference.voting import VoteResult
     from sudoku_trm.model.trm import TRM
 
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # as devices.resolve_device reads them (not imported: torch)
-EFFORTS = ("off", "fast", "default", "thorough")  # off, then inference/adaptive.py's presets (not imported: torch)
+# off, commit decoding (inference/commit.py), then inference/adaptive.py's presets (not imported: torch)
+EFFORTS = ("off", "commit", "fast", "default", "thorough")
+COMMIT_THRESHOLD = 0.9  # inference/commit.py DEFAULT_THRESHOLD, repeated here so --help imports no torch
 
 
 def _one_of(value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise typer.BadParameter(f"must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _probability(value: float) -> float:
+    if not 0.0 < value <= 1.0:
+        raise typer.BadParameter(f"must lie in (0, 1], not {value:g}")
     return value
 
 
@@ -65,12 +74,17 @@ class ModelOptions:
     seed: int = 0  # of the symmetries drawn for votes
     batch_size: int = 256
     bf16: bool = True
-    effort: str = "off"  # adaptive solving's preset; "off": the model alone
+    effort: str = "off"  # "off": the model alone; "commit": commit decoding; else adaptive solving's preset
     budget: int | None = None  # model steps per puzzle at most (adaptive); alone it means the default preset
+    commit_threshold: float = COMMIT_THRESHOLD  # --effort commit: a cell this sure becomes a given
+
+    @property
+    def commit(self) -> bool:
+        return self.effort == "commit"
 
     @property
     def adaptive(self) -> bool:
-        return self.effort != "off" or self.budget is not None
+        return self.effort not in ("off", "commit") or self.budget is not None
 
     def adaptive_budget(self, model: TRM) -> Budget:
         """The preset --effort names (default when only --budget is given), capped at --budget."""
@@ -146,9 +160,21 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
             ModelOptions.effort,
             "--effort",
             callback=lambda value: _one_of(value, EFFORTS),
-            help="Adaptive solving: off (the model alone) | fast (more steps, up to 2x) | default (then 8 "
-            "symmetric copies, up to 10x) | thorough (more of both, and random restarts, up to 52x). Every "
-            "answer is checked against the rules; a valid one ends its puzzle's work at once.",
+            help="off (the model alone) | commit (commit decoding: the cells the model is sure of become "
+            "givens and it runs again, until solved or nothing new is sure) | adaptive solving: fast (more "
+            "steps, up to 2x) | default (then 8 symmetric copies, up to 10x) | thorough (more of both, and "
+            "random restarts, up to 52x). Every answer is checked against the rules; a valid one ends its "
+            "puzzle's work at once.",
+        ),
+    ),
+    (
+        "commit_threshold",
+        float,
+        typer.Option(
+            ModelOptions.commit_threshold,
+            "--commit-threshold",
+            callback=lambda value: _probability(value),
+            help="--effort commit: the probability at which a cell is committed.",
         ),
     ),
     (
@@ -193,11 +219,16 @@ def with_model_options(command: Callable) -> Callable:
                 "give one: --steps runs exactly N steps, --max-steps caps a run the model may halt sooner",
                 param_hint="'--steps' / '--max-steps'",
             )
-        if model.adaptive and (model.steps is not None or model.votes > 1):
+        if (model.adaptive or model.commit) and (model.steps is not None or model.votes > 1):
             raise typer.BadParameter(
-                "adaptive solving stops each puzzle by itself and runs its own symmetric copies: "
+                "--effort stops each puzzle by itself (and adaptive solving runs its own symmetric copies): "
                 "give it without --steps and --votes",
                 param_hint="'--effort' / '--budget'",
+            )
+        if model.commit and model.budget is not None:
+            raise typer.BadParameter(
+                "--budget bounds adaptive solving; commit decoding stops when nothing new is sure",
+                param_hint="'--effort commit' / '--budget'",
             )
         return command(*args, model=model, **kwargs)
 
@@ -241,12 +272,15 @@ class SolvedBatch:
     solutions: Solutions
     votes: VoteResult | None = None
     adaptive: AdaptiveSolutions | None = None
+    committed: CommitSolutions | None = None
 
     @property
     def single(self) -> Solutions | None:
         """The model alone, one copy, single pass: shown beside any test-time compute, never replaced by it."""
         if self.votes is not None:
             return self.votes.single
+        if self.committed is not None:
+            return self.committed.single
         return None if self.adaptive is None else self.adaptive.single
 
 
@@ -265,6 +299,13 @@ def solve_puzzles(
 
     inference = options.inference(trace, passes)
     with cpu_threads(model, min(options.batch_size, len(grids) * options.votes)):
+        if options.commit:
+            from sudoku_trm.inference.commit import CommitConfig, solve_committed
+
+            committed = solve_committed(model, grids, CommitConfig(options.commit_threshold), inference)
+            if progress is not None:
+                progress(len(grids))
+            return SolvedBatch(committed.solutions, committed=committed)
         if options.adaptive:
             budget = options.adaptive_budget(model)
 

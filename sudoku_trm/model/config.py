@@ -13,8 +13,8 @@ from typing import Any, Literal, Mapping, TypeVar
 from sudoku_trm.model.tokens import VOCAB_SIZE
 from sudoku_trm.sudoku.grid import CELLS
 
-Mixer = Literal["mlp", "attention"]
-MIXERS: tuple[str, ...] = ("mlp", "attention")
+Mixer = Literal["mlp", "attention", "units"]
+MIXERS: tuple[str, ...] = ("mlp", "attention", "units")
 Mlp = Literal["swiglu", "gated_rms"]
 MLPS: tuple[str, ...] = ("swiglu", "gated_rms")
 
@@ -58,7 +58,9 @@ class ModelConfig(DictConfig):
 
     hidden_size: int = 512
     num_layers: int = 2  # blocks in the one shared network (TRM's L_layers)
-    mixer: Mixer = "mlp"  # "mlp": SwiGLU across the sequence axis; "attention": RoPE self-attention
+    # "mlp": SwiGLU across the sequence axis; "attention": RoPE self-attention; "units": each cell hears its
+    # row, column and box only (Sudoku's structure built in, model/trm.py `UnitMixer`)
+    mixer: Mixer = "mlp"
     num_heads: int = 8  # attention mixer only
     rope_theta: float = 10000.0  # attention mixer only
     expansion: float = 4.0  # SwiGLU expansion before the 2/3 rule, see swiglu_inner
@@ -101,6 +103,8 @@ class ModelConfig(DictConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.mixer == "attention" and (self.hidden_size % self.num_heads or self.head_dim % 2):
             raise ValueError("attention needs hidden_size divisible by num_heads and an even head size")
+        if self.mixer == "units" and self.seq_len != CELLS:
+            raise ValueError(f"the units mixer reads {CELLS} cells as a 9x9 grid, got seq_len {self.seq_len}")
         if not 1 <= self.puzzle_emb_dim <= self.puzzle_emb_len * self.hidden_size:
             raise ValueError(
                 f"puzzle_emb_ndim {self.puzzle_emb_dim} does not fit "

@@ -123,6 +123,52 @@ class Attention(nn.Module):
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, width))
 
 
+class UnitMixer(nn.Module):
+    """Each cell hears its 20 peers, unit by unit: the mean over the others of its row, its column and its
+    box of a message every cell sends (a projection and SiLU per unit kind); the prefix tokens hear
+    the mean message of all cells. Rows are a reshape of the 81 cells, columns the other axis, boxes a
+    reshape to (3, 3, 3, 3): no mask, no attention, 81 x hidden x 6 hidden multiply-adds.
+
+    Message passing of this kind is what Recurrent Relational Networks solve Sudoku with; here it is
+    one block of TRM's network, so the y/z recursion runs the hops. The means are unchanged by permuting a
+    unit's cells, so the mixer commutes with every geometric symmetry of Sudoku but the transpose (rows and
+    columns send different messages): no positions to learn.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.prefix = config.puzzle_emb_len
+        hidden = config.hidden_size
+        self.message = lecun_linear(hidden, 3 * hidden)  # row, column, box messages
+        self.combine = lecun_linear(3 * hidden, hidden)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, _, hidden = x.shape
+        cells = x[:, self.prefix :]
+        messages = F.silu(self.message(cells))  # (B, 81, 3 hidden)
+        row, column, box = messages.chunk(3, dim=-1)
+        grid = (batch, 9, 9, hidden)
+        peers = 8.0  # others in a unit: means, not sums, keep a cell's own state from drowning in 24 peers'
+        heard = (
+            torch.cat(
+                (
+                    row.view(grid).sum(2, keepdim=True).expand(grid).reshape(batch, 81, hidden) - row,
+                    column.view(grid).sum(1, keepdim=True).expand(grid).reshape(batch, 81, hidden) - column,
+                    _box_sums(box.reshape(batch, 3, 3, 3, 3, hidden)).reshape(batch, 81, hidden) - box,
+                ),
+                dim=-1,
+            )
+            / peers
+        )
+        prefix = messages.mean(1, keepdim=True).expand(batch, self.prefix, 3 * hidden)
+        return self.combine(torch.cat((prefix, heard), dim=1))
+
+
+def _box_sums(cells: Tensor) -> Tensor:
+    """(B, band, row, stack, column, hidden) -> every cell holds the sum over its box."""
+    return cells.sum((2, 4), keepdim=True).expand_as(cells)
+
+
 class Block(nn.Module):
     """Post-norm block: mix positions, then channels, each as x = rms_norm(x + f(x))."""
 
@@ -132,14 +178,19 @@ class Block(nn.Module):
         # The gated form goes into both MLPs, as in "Speed is Confidence"'s MLP-mixer block: the token
         # mixer is a SwiGLU too, and Muon trains its matrices as well.
         gated_rms = config.mlp == "gated_rms"
+        self.units = config.mixer == "units"
         if config.mixer == "mlp":
             self.mlp_t = SwiGLU(config.total_len, config.token_mlp_inner, gated_rms, self.eps)
+        elif self.units:
+            self.unit_mix = UnitMixer(config)
         else:
             self.self_attn = Attention(config)
         self.mlp = SwiGLU(config.hidden_size, config.mlp_inner, gated_rms, self.eps)
 
     def forward(self, x: Tensor, rope: Optional[tuple[Tensor, Tensor]]) -> Tensor:
-        if rope is None:
+        if self.units:
+            x = rms_norm(x + self.unit_mix(x), self.eps)
+        elif rope is None:
             # Positions become features. As in the reference (so its checkpoints behave the same),
             # this residual's norm is also taken over the sequence axis, before transposing back.
             xt = x.transpose(1, 2)

@@ -26,6 +26,7 @@ def stages_for(full: Depth) -> tuple[Depth, ...]:
 OPTIMIZERS: tuple[str, ...] = ("adam_atan2", "adamw", "muon")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 LOSSES: tuple[str, ...] = ("stablemax", "softmax")
+TARGETS: tuple[str, ...] = ("solution", "logic")  # training/targets.py
 
 
 class Curriculum(str, enum.Enum):
@@ -86,6 +87,12 @@ class TrainConfig(DictConfig):
     loss: str = "stablemax"  # stablemax | softmax: the cells' cross-entropy
     label_smoothing: float = 0.0  # share of each cell's target spread over the whole vocabulary
     halt_loss_weight: float = 0.5
+    # Per-step targets (training/targets.py): "solution" scores every step on the whole solution; "logic"
+    # scores step t on the cells our solver's logic places in rounds_per_step * t rounds, the cells it
+    # reaches later weighing pending_weight.
+    targets: str = "solution"
+    rounds_per_step: int = 2
+    pending_weight: float = 0.0
     init_from: str | None = None  # an exported model directory to start from (ignored on resume)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
@@ -105,6 +112,7 @@ class TrainConfig(DictConfig):
             ("optimizer", OPTIMIZERS),
             ("lr_schedule", LR_SCHEDULES),
             ("loss", LOSSES),
+            ("targets", TARGETS),
         ):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -118,5 +126,9 @@ class TrainConfig(DictConfig):
             raise ValueError(f"muon_ns_steps must be >= 1, got {self.muon_ns_steps}")
         if not 0.0 <= self.easier_share <= 1.0:
             raise ValueError(f"easier_share must lie in [0, 1], got {self.easier_share}")
+        if self.rounds_per_step < 1:
+            raise ValueError(f"rounds_per_step must be >= 1, got {self.rounds_per_step}")
+        if not 0.0 <= self.pending_weight <= 1.0:
+            raise ValueError(f"pending_weight must lie in [0, 1], got {self.pending_weight}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")

@@ -55,16 +55,19 @@ def supervision_loss(
     halt_loss_weight: float,
     loss: str = "stablemax",
     label_smoothing: float = 0.0,
+    cell_weights: torch.Tensor | None = None,
 ) -> StepLoss:
     """Mean over puzzles of weight * (mean cell cross-entropy + halt_loss_weight * BCE(halt, grid correct)).
 
     `sample_weights` (B,) carries hierarchical supervision weighting (ones without it); `loss` and
-    `label_smoothing` choose the cells' cross-entropy (see `cell_cross_entropy`).
+    `label_smoothing` choose the cells' cross-entropy (see `cell_cross_entropy`); `cell_weights` (B, 81),
+    the per-step targets (training/targets.py), weigh each cell's term of the mean (None: all 1).
     """
     with torch.no_grad():
         cell_correct = logits.argmax(-1) == labels
         grid_correct = cell_correct.all(-1)
-    cell_loss = cell_cross_entropy(logits, labels, loss, label_smoothing).mean(-1)
+    cell_nll = cell_cross_entropy(logits, labels, loss, label_smoothing)
+    cell_loss = (cell_nll if cell_weights is None else cell_nll * cell_weights).mean(-1)
     halt_loss = F.binary_cross_entropy_with_logits(halt_logit.float(), grid_correct.float(), reduction="none")
     per_puzzle = cell_loss.float() + halt_loss_weight * halt_loss
     total = (sample_weights * per_puzzle).mean()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -52,6 +54,15 @@ class Clock:
     def add(self, seconds: float) -> None:
         """Count `seconds` spent before this process started (a resumed run's earlier time)."""
         self.start -= seconds
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent inside does not count (a benchmark's evaluations between steps)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.start += time.perf_counter() - started
 
     def step_done(self) -> None:
         if not self.cuda:

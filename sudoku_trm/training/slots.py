@@ -25,6 +25,7 @@ class Slots:
     labels: Tensor  # (B, 81) int64 tokens
     steps: Tensor  # (B,) int64: supervision steps this puzzle has had
     halted: Tensor  # (B,) bool: done; refilled at the start of the next step
+    rounds: Tensor | None = None  # (B, 81) int64: logic rounds of each cell (per-step targets), or None
 
     @staticmethod
     def empty(model: TRM, batch: int, device: torch.device) -> Slots:
@@ -33,13 +34,17 @@ class Slots:
         halted = torch.ones(batch, dtype=torch.bool, device=device)  # so the first step fills every slot
         return Slots(model.initial_carry(batch, device), tokens, tokens.clone(), steps, halted)
 
-    def refill(self, fresh: tuple[Tensor, Tensor], model: TRM) -> None:
+    def refill(self, fresh: tuple[Tensor, Tensor], model: TRM, rounds: Tensor | None = None) -> None:
         """Halted slots take the fresh puzzles (a full batch, kept only where needed) and restart from
-        the model's initial state; then every slot counts the step it is about to run."""
+        the model's initial state; then every slot counts the step it is about to run. `rounds`: the
+        fresh puzzles' logic rounds, kept the same way (per-step targets)."""
         inputs, labels = fresh
         leave = self.halted
         self.inputs = torch.where(leave[:, None], inputs, self.inputs)
         self.labels = torch.where(leave[:, None], labels, self.labels)
+        if rounds is not None:
+            kept = self.rounds if self.rounds is not None else rounds
+            self.rounds = torch.where(leave[:, None], rounds, kept)
         self.carry = model.reset_carry(self.carry, leave)
         self.steps = torch.where(leave, 0, self.steps) + 1
 
@@ -60,9 +65,10 @@ class Slots:
             "labels": self.labels,
             "steps": self.steps,
             "halted": self.halted,
+            **({} if self.rounds is None else {"rounds": self.rounds}),
         }
 
     @staticmethod
     def from_state(state: dict[str, Tensor], device: torch.device) -> Slots:
         t = {k: v.to(device) for k, v in state.items()}
-        return Slots(Carry(t["y"], t["z"]), t["inputs"], t["labels"], t["steps"], t["halted"])
+        return Slots(Carry(t["y"], t["z"]), t["inputs"], t["labels"], t["steps"], t["halted"], t.get("rounds"))

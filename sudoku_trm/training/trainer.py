@@ -49,6 +49,7 @@ from sudoku_trm.training.rng import cuda_generator, reseeded_line, restore_gener
 from sudoku_trm.training.schedule import Clock, TimeBudget, lr_factor
 from sudoku_trm.training.slots import Slots
 from sudoku_trm.training.stream import TrainingStream, paper_protocol_set
+from sudoku_trm.training.targets import cell_weights, rounds_of
 
 ModelCall = Callable[[Carry, Tensor, int, int], tuple[Carry, Tensor, Tensor]]
 
@@ -220,7 +221,8 @@ class Trainer:
         """One optimiser step, at `self.progress()`: one supervision step for every slot."""
         slots, config = self.slots, self.config
         # 1. Slots whose puzzle halted at the end of the last step take fresh puzzles.
-        slots.refill(self.stream.next_batch(), self.model)
+        fresh = self.stream.next_batch()
+        slots.refill(fresh, self.model, rounds_of(fresh[0]) if config.targets == "logic" else None)
         # 2. This step's depth (PDC) and learning rates (warm-up, schedule), from the run's progress.
         progress = self.progress()
         h_cycles, l_cycles = self.plan.depth_at(progress)
@@ -232,8 +234,18 @@ class Trainer:
         with autocast_for(self.device, config.bf16, cpu=self.cpu_bf16):
             slots.carry, logits, halt_logit = self.forward(slots.carry, slots.inputs, h_cycles, l_cycles)
         weights = self.plan.weights(slots.steps)
+        per_cell = None
+        if slots.rounds is not None:
+            per_cell = cell_weights(slots.rounds, slots.steps, config.rounds_per_step, config.pending_weight)
         loss = supervision_loss(
-            logits, halt_logit, slots.labels, weights, config.halt_loss_weight, config.loss, config.label_smoothing
+            logits,
+            halt_logit,
+            slots.labels,
+            weights,
+            config.halt_loss_weight,
+            config.loss,
+            config.label_smoothing,
+            per_cell,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()

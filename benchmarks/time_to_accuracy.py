@@ -1,0 +1,167 @@
+"""Time to accuracy: train a recipe on one CPU thread and score it on the dev files as training goes.
+
+Every --every minutes of training (the evaluations themselves are not counted: the run's clock is paused
+while they run), the EMA weights are scored on puzzles/easy.txt, puzzles/medium.txt, unbiased_1k (first
+--limit) and hard_dev (first --limit): exact grids and blank cells right, by the model alone (single pass)
+and with commit decoding (inference/commit.py). The curve is printed as a table and written as JSON lines,
+so every later change is compared on the same axes: CPU minutes of training against accuracy.
+
+  python benchmarks/time_to_accuracy.py --recipe cpu --minutes 30 --out benchmarks/results/tta_cpu.jsonl
+  python benchmarks/time_to_accuracy.py --recipe fast --minutes 30 --hidden-size 64 --out ...
+  python benchmarks/time_to_accuracy.py --recipe cpu --minutes 120 --export runs/long/export --set name=long
+
+Runs are ordinary training runs (runs/<name>/: checkpoint and metrics) under --time-budget, so --resume
+continues one and --export writes its weights at the end. Compare recipes by starting their runs together,
+one thread each (OMP_NUM_THREADS=1), on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from sudoku_trm.inference.commit import CommitConfig, solve_committed  # noqa: E402
+from sudoku_trm.sudoku.grid import BLANK  # noqa: E402
+from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set  # noqa: E402
+from sudoku_trm.training.recipes import configs  # noqa: E402
+from sudoku_trm.training.trainer import Trainer  # noqa: E402
+
+SHARED = ROOT / ".." / "shared" / "data"
+SETS = (
+    ("easy", ROOT / "puzzles" / "easy.txt", None),
+    ("medium", ROOT / "puzzles" / "medium.txt", None),
+    ("unbiased_1k", SHARED / "unbiased_1k.csv", "limit"),
+    ("hard_dev", SHARED / "hard_dev.csv", "limit"),
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipe", default="cpu", help="training recipe (default %(default)s)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training time budget (default %(default)s)")
+    parser.add_argument("--every", type=float, default=5.0, help="minutes of training between scores")
+    parser.add_argument("--limit", type=int, default=200, help="puzzles of unbiased_1k and hard_dev scored")
+    parser.add_argument("--hidden-size", type=int, help="model width (default: the recipe's)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="a TrainConfig or ModelConfig field"
+    )
+    parser.add_argument("--name", help="run name under runs/ (default: tta-<recipe>)")
+    parser.add_argument("--resume", action="store_true", help="continue runs/<name>/ (its clock too)")
+    parser.add_argument("--init-from", help="start from an exported model")
+    parser.add_argument("--export", type=Path, help="write the EMA weights here at the end")
+    parser.add_argument("--out", type=Path, help="append each score as a JSON line here")
+    return parser.parse_args()
+
+
+def overrides(args: argparse.Namespace) -> tuple[dict, dict]:
+    from sudoku_trm.model.config import ModelConfig
+
+    model_fields = set(ModelConfig.__dataclass_fields__)
+    model, train = {}, {}
+    if args.hidden_size:
+        model["hidden_size"] = args.hidden_size
+    for item in args.set:
+        key, _, text = item.partition("=")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        (model if key in model_fields else train)[key] = tuple(value) if isinstance(value, list) else value
+    return model, train
+
+
+def dev_sets(limit: int) -> list[PuzzleSet]:
+    sets = []
+    for name, path, limited in SETS:
+        puzzles = load_puzzle_set(path)
+        if limited:
+            puzzles = puzzles.subset(np.arange(min(limit, len(puzzles))))
+        puzzles.name = name
+        sets.append(puzzles)
+    return sets
+
+
+def score(model, puzzles: PuzzleSet) -> dict:
+    result = solve_committed(model, puzzles.questions, CommitConfig())
+    blank = puzzles.questions == BLANK
+
+    def figures(answers: np.ndarray) -> dict:
+        right = answers == puzzles.answers
+        return {"exact": float(right.all(1).mean()), "cells": float(right[blank].mean())}
+
+    return {
+        "alone": figures(result.single.answers),
+        "commit": figures(result.solutions.answers),
+        "halted": float(result.single.halted.mean()),
+        "steps": float(result.single.steps.mean()),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    model_over, train_over = overrides(args)
+    name = args.name or f"tta-{args.recipe}"
+    train_over = {
+        "name": name,
+        "time_budget": args.minutes,
+        "dev": None,
+        "eval_every": 0,
+        "resume": args.resume,
+        "init_from": args.init_from,
+        **train_over,
+    }
+    model_config, config = configs(args.recipe, model_over, train_over)
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    print(f"# {command}\n# {datetime.date.today()} torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(f"# model {model_config.to_dict()}")
+    sets = dev_sets(args.limit)
+    trainer = Trainer(model_config, config, log=lambda line: print(line, flush=True))
+    print(f"# {trainer.model.count_parameters():,} parameters")
+    next_mark = [trainer.clock.elapsed() if args.resume else 0.0]
+
+    def mark(final: bool = False) -> None:
+        with trainer.clock.paused():
+            trained = trainer.clock.elapsed()
+            row = {"recipe": args.recipe, "name": name, "minutes": round(trained / 60, 2), "step": trainer.step}
+            started = time.perf_counter()
+            for puzzles in sets:
+                row[puzzles.name] = score(trainer.ema, puzzles)
+            row["eval_seconds"] = round(time.perf_counter() - started, 1)
+            row["final"] = final
+            cells = "  ".join(
+                f"{p.name} {row[p.name]['alone']['exact']:.0%}/{row[p.name]['commit']['exact']:.0%}" for p in sets
+            )
+            print(f"[{trained / 60:6.1f} min, step {trainer.step}] exact alone/commit: {cells}", flush=True)
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                with args.out.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+
+    def on_step(step: int, progress: float, record: dict | None) -> None:
+        if trainer.clock.elapsed() >= next_mark[0] + args.every * 60:
+            next_mark[0] = trainer.clock.elapsed()
+            mark()
+
+    trainer.on_step = on_step
+    trainer.run()
+    mark(final=True)
+    if args.export:
+        trainer.export(args.export)
+        print(f"# exported to {args.export}")
+
+
+if __name__ == "__main__":
+    main()

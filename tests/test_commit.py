@@ -1,0 +1,171 @@
+"""Commit decoding (inference/commit.py) on scripted stand-in models whose every answer and confidence is
+known, and through `eval --effort commit`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from sudoku_trm.cli import app
+from sudoku_trm.inference.commit import CommitConfig, commit_steps, solve_committed, sure_cells
+from sudoku_trm.inference.engine import InferenceConfig, solve
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
+from sudoku_trm.model.trm import Carry
+from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku.grid import CELLS, has_conflicts, valid_solutions
+from sudoku_trm.sudoku.logic import logic_rounds
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+
+SURE, UNSURE, WRONG = 30.0, 1.0, 1.5  # logits: p ~ 0.99 for a sure digit under stable-max, ~0.5 for an unsure one
+
+
+class Scripted(nn.Module):
+    """A stand-in TRM: `rule(grids) -> (answers, sure)` for the (B, 81) grids it is shown; a sure cell gets a
+    high logit on its digit; an unsure one a low logit on it and a slightly higher one on the next digit, so
+    it reads as that wrong digit, unsure. It halts at once and counts the rows it ran."""
+
+    def __init__(self, rule):
+        super().__init__()
+        self.config = ModelConfig(hidden_size=8, halt_max_steps=2, puzzle_emb_len=1)
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.rule = rule
+        self.rows_run = 0
+
+    def initial_carry(self, batch: int, device=None) -> Carry:
+        shape = (batch, 2, self.config.hidden_size)
+        return Carry(torch.zeros(shape), torch.zeros(shape))
+
+    def forward(self, carry: Carry, inputs: torch.Tensor):
+        self.rows_run += len(inputs)
+        answers, sure = self.rule(from_tokens(inputs).long())
+        index = (answers + DIGIT_TOKENS.start - 1).unsqueeze(-1)
+        logits = torch.full((len(inputs), CELLS, self.config.vocab_size), -SURE)  # stable-max needs the rest low
+        logits.scatter_(2, index, torch.where(sure, SURE, UNSURE).unsqueeze(-1))
+        runner_up = (answers % 9 + DIGIT_TOKENS.start).unsqueeze(-1)  # the next digit, as likely where unsure
+        logits.scatter_(2, runner_up, torch.where(sure, -SURE, WRONG).unsqueeze(-1))
+        return carry, logits, torch.full((len(inputs),), 10.0)
+
+
+def solutions_of(grids: torch.Tensor) -> torch.Tensor:
+    return torch.stack([torch.from_numpy(solver.solve(g.numpy().astype(np.uint8)).astype(np.int64)) for g in grids])
+
+
+def first_round_only(grids: torch.Tensor):
+    """Right everywhere, but sure only of what one round of logic places: a model that sees one wave ahead."""
+    answers = solutions_of(grids)
+    rounds, _, _ = logic_rounds(grids.numpy().astype(np.uint8))
+    return answers, torch.from_numpy(rounds <= 1) & (grids == 0)
+
+
+@pytest.fixture(scope="module")
+def easy():
+    return load_puzzle_set("puzzles/easy.txt")
+
+
+def test_commit_decoding_finishes_what_the_single_pass_does_not(easy):
+    model = Scripted(first_round_only)
+    alone = solve(model, easy.questions)
+    result = solve_committed(model, easy.questions)
+    assert not valid_solutions(easy.questions, alone.answers).any()
+    assert valid_solutions(easy.questions, result.solutions.answers).all()
+    rounds, _, stall = logic_rounds(easy.questions)
+    assert (result.rounds == stall).all()  # one round of commits per wave of logic, the last one solves
+    assert (result.solved_round == stall).all()
+    assert result.found_by() == ["commit decoding"] * len(easy)
+    assert (result.committed == ((rounds > 0) & (rounds < stall[:, None])).sum(1)).all()
+    assert (result.solutions.steps == result.rounds).all()  # one step a round: the head halts at once
+    assert (result.single.answers == alone.answers).all()
+    assert (result.solutions.puzzles == easy.questions).all()
+
+
+def test_a_sure_answer_right_at_once_is_the_model_alone(easy):
+    model = Scripted(lambda grids: (solutions_of(grids), torch.ones(grids.shape, dtype=torch.bool)))
+    result = solve_committed(model, easy.questions)
+    assert result.found_by() == ["model alone"] * len(easy)
+    assert (result.rounds == 1).all() and (result.committed == 0).all()
+    assert model.rows_run == len(easy)
+
+
+def confidently_wrong(grids: torch.Tensor):
+    """Every blank filled with 1, all sure: commits must never break a rule."""
+    return torch.where(grids > 0, grids, 1), torch.ones(grids.shape, dtype=torch.bool)
+
+
+def test_commits_never_break_a_rule(easy):
+    grids = easy.questions
+    answers = np.where(grids > 0, grids, 1)
+    sure = sure_cells(grids, answers, np.ones(grids.shape, np.float32), 0.9)
+    # Every row, column and box with a 1 already given commits none; two blanks sharing a unit both lose.
+    committed = np.where(sure, answers, grids)
+    assert not has_conflicts(committed).any()
+    result = solve_committed(Scripted(confidently_wrong), grids)
+    assert (result.solved_round == 0).all() and result.found_by() == ["unsolved"] * len(easy)
+    assert (result.rounds <= 2).all()  # nothing new is sure after the first commits
+
+
+def test_sure_cells_keep_only_blanks_above_the_threshold_without_clashes():
+    grid = np.zeros((1, CELLS), dtype=np.uint8)
+    grid[0, 0] = 5  # r1c1 = 5
+    answers = np.zeros((1, CELLS), dtype=np.uint8)
+    confidence = np.zeros((1, CELLS), dtype=np.float32)
+    answers[0, 1], confidence[0, 1] = 5, 0.99  # r1c2 = 5 clashes with the given: refused
+    answers[0, 30], confidence[0, 30] = 7, 0.99  # r4c4 = 7 and r4c9 = 7 clash with each other: both refused
+    answers[0, 35], confidence[0, 35] = 7, 0.99
+    answers[0, 80], confidence[0, 80] = 3, 0.95  # r9c9 = 3: committed
+    answers[0, 79], confidence[0, 79] = 4, 0.5  # unsure: not committed
+    answers[0, 0], confidence[0, 0] = 6, 0.99  # a given is never a candidate
+    sure = sure_cells(grid, answers, confidence, 0.9)
+    assert np.flatnonzero(sure[0]).tolist() == [80]
+
+
+def test_the_round_limit_and_events(easy):
+    model = Scripted(first_round_only)
+    events = []
+    run = commit_steps(model, easy.questions, CommitConfig(max_rounds=2), InferenceConfig(batch_size=4))
+    while True:
+        try:
+            events.append(next(run))
+        except StopIteration as done:
+            result = done.value
+            break
+    assert (result.rounds <= 2).all()
+    commits = [e for e in events if type(e).__name__ == "Committed"]
+    assert [c.round for c in commits] == [1, 2]
+    assert not commits[-1].again.any()
+    steps = [e for e in events if type(e).__name__ == "RoundStep"]
+    assert {tuple(s.rows) for s in steps if s.round == 1} == {(0, 1, 2, 3), (4, 5)}  # batches of 4
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError):
+        CommitConfig(threshold=0.0)
+    with pytest.raises(ValueError):
+        CommitConfig(max_rounds=0)
+
+
+def test_eval_effort_commit_reports_the_model_alone_beside(solver_weights):
+    result = CliRunner().invoke(
+        app,
+        ["eval", "puzzles/easy.txt", "--weights", str(solver_weights), "--effort", "commit", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["effort"] == "commit"
+    figures = document["files"][0]
+    assert set(figures["commit"]) == {"single_grid_accuracy", "rescued", "spoiled"}
+    assert figures["grid_accuracy"] >= figures["commit"]["single_grid_accuracy"] - 1e-9
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--effort", "commit", "--steps", "3"], ["--effort", "commit", "--budget", "4"], ["--commit-threshold", "0"]],
+)
+def test_misuse_of_commit_is_bad_usage(flags, solver_weights):
+    result = CliRunner().invoke(app, ["eval", "puzzles/easy.txt", "--weights", str(solver_weights), *flags])
+    assert result.exit_code == 2
