@@ -21,7 +21,7 @@ import torch
 
 from sudoku_trm.errors import InputError
 from sudoku_trm.model.devices import autocast_for
-from sudoku_trm.model.readout import best_digits, says_halt
+from sudoku_trm.model.readout import best_digits, digit_probabilities, says_halt
 from sudoku_trm.model.tokens import to_tokens
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.sudoku.grid import CELLS
@@ -36,6 +36,7 @@ class InferenceConfig:
     bf16: bool = True  # bf16 autocast on CUDA, as the model was trained
     trace: bool = False  # keep every step's grid and confidences (for display)
     passes: bool = False  # also decode the answer after each recursion pass within a step (Pass events; traced too)
+    probabilities: bool = False  # keep every digit's probability at each puzzle's last step (guided search's order)
 
     def step_limit(self, model: TRM) -> int:
         limit = self.steps or self.max_steps or model.config.halt_max_steps
@@ -60,6 +61,7 @@ class Solutions:
     step_limit: int | None = None  # the most steps a puzzle could run (S may be less: all stopped sooner)
     pass_answers: np.ndarray | None = None  # (N, S, H-1, 81) uint8: after each pass but the last, per step
     pass_confidence: np.ndarray | None = None  # (N, S, H-1, 81) float16
+    probabilities: np.ndarray | None = None  # (N, 81, 9) float32: digits 1..9 at the last step run (on request)
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -81,6 +83,7 @@ class Solutions:
             self.step_limit,
             pick(self.pass_answers),
             pick(self.pass_confidence),
+            pick(self.probabilities),
         )
 
     @staticmethod
@@ -101,6 +104,7 @@ class Solutions:
 
         traced = all(p.trace_answers is not None for p in parts)
         passes = all(p.pass_answers is not None for p in parts)
+        probabilities = all(p.probabilities is not None for p in parts)
         limits = [p.step_limit for p in parts if p.step_limit is not None]
         return Solutions(
             np.concatenate([p.puzzles for p in parts]),
@@ -115,6 +119,7 @@ class Solutions:
             max(limits) if limits else None,
             np.concatenate([steps_axis(p.pass_answers, None) for p in parts]) if passes else None,
             np.concatenate([steps_axis(p.pass_confidence, None) for p in parts]) if passes else None,
+            np.concatenate([p.probabilities for p in parts]) if probabilities else None,
         )
 
 
@@ -211,6 +216,7 @@ def solve_steps(
     pass_shape = (count, limit, passes - 1, CELLS)
     pass_answers = torch.empty(pass_shape, dtype=torch.uint8, device=device) if trace_passes else None
     pass_confidence = torch.empty(pass_shape, dtype=torch.float16, device=device) if trace_passes else None
+    digits = torch.zeros((count, CELLS, 9), device=device) if config.probabilities else None
 
     was_training = model.training
     model.eval()
@@ -241,7 +247,13 @@ def solve_steps(
                 busy += time.perf_counter() - resumed
                 yield event
                 resumed = time.perf_counter()
-            probability, digit = best_digits(logits)
+            if digits is None:
+                probability, digit = best_digits(logits)
+            else:
+                every = digit_probabilities(logits)
+                probability, index = every.max(-1)
+                digit = index + 1
+                digits = digits.index_put((active,), every)
             # Out of place: a Step already yielded keeps the arrays it was given.
             answers = answers.index_put((active,), torch.where(keep_given, grids[active], digit))
             confidence = confidence.index_put((active,), torch.where(keep_given, 1.0, probability))
@@ -297,6 +309,7 @@ def solve_steps(
         limit,
         numpy(pass_answers),
         numpy(pass_confidence),
+        numpy(digits),
     )
     result.seconds = busy + time.perf_counter() - resumed  # after the copies: includes the device sync
     return result

@@ -1,0 +1,434 @@
+"""Guided search: commit decoding that branches when it stalls and backtracks when it was wrong, within a
+budget of model calls, so that every puzzle with a solution gets a valid answer.
+
+A node is a grid: the puzzle plus every digit committed or guessed on the way to it. One model call runs
+the model on a node (to its own halting step, as the model alone does). Then:
+
+- the answer passes the exact check: the puzzle is solved;
+- else the cells the model is sure of (`commit.sure_cells`) become givens of a child node (a commit);
+- else (a stall) the search branches on one blank cell, trying its legal digits in the model's order
+  (most probable first). `branch="surest"` picks the cell whose best legal digit the model is surest
+  of, `"fewest"` the cell with the fewest legal digits (ties: the surest).
+
+A node where some blank cell has no legal digit left is a dead end: the search undoes the latest choice
+(a backtrack). Undoing a commit turns its node into a branch point (some commit there was wrong, so the
+node is searched digit by digit instead); undoing a guess tries the next digit. The search is
+depth-first and complete: every node has at most 10 children and every child has more digits.
+
+The budget counts model calls per puzzle. A puzzle that has spent it is finished by the exact solver
+from the node it stands on, or, if that node has no solution (a wrong commit or guess in force), from
+the nearest ancestor that has one; the puzzle itself always has one when it is valid. Every final answer
+is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
+model's batches, so one hard puzzle does not hold up the others' calls.
+
+Counts per puzzle: model calls, model steps, cells committed (undone ones included), guesses (digits
+tried at branch points), backtracks, the exact solver's guesses when it finished, and who found the
+answer: the model alone (first call), commit decoding (no guess), guided search (guesses), the exact
+solver (budget spent), or nobody (the puzzle has no solution).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Generator
+
+import numpy as np
+
+from sudoku_trm.inference.commit import DEFAULT_THRESHOLD, sure_cells
+from sudoku_trm.inference.engine import InferenceConfig, Pass, Solutions, Step, as_grids, finish, solve_steps
+from sudoku_trm.model.trm import TRM
+from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku.grid import BLANK, CELLS, UNITS, cell_name, valid_solutions
+
+DEFAULT_BUDGET = 16  # model calls per puzzle; see the README's search benchmark for how it was chosen
+BRANCHES = ("surest", "fewest")
+
+MODEL_ALONE = "model alone"
+COMMIT_DECODING = "commit decoding"
+GUIDED_SEARCH = "guided search"
+EXACT_SOLVER = "exact solver"
+NO_SOLUTION = "no solution"
+FOUND = (MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH, EXACT_SOLVER, NO_SOLUTION)
+
+# The three units of every cell, to test a digit against all of its peers at once.
+_CELL_UNITS = np.array([[u for u in range(len(UNITS)) if c in UNITS[u]] for c in range(CELLS)], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    budget: int = DEFAULT_BUDGET  # model calls per puzzle at most; then the exact solver finishes
+    threshold: float = DEFAULT_THRESHOLD  # commit decoding's: a cell this sure becomes a given
+    branch: str = "surest"  # which cell a stall branches on: "surest" or "fewest" (legal digits)
+
+    def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ValueError(f"the search budget must be at least 1 model call, got {self.budget}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"the commit threshold must lie in (0, 1], got {self.threshold}")
+        if self.branch not in BRANCHES:
+            raise ValueError(f"branch must be one of {', '.join(BRANCHES)}, got {self.branch!r}")
+
+
+def legal_digits(grids: np.ndarray) -> np.ndarray:
+    """(N, 81) grids -> (N, 81, 9) bool: digit d+1 may go into blank cell c (no peer holds it)."""
+    grids = np.asarray(grids).reshape(-1, CELLS)
+    present = np.zeros((len(grids), CELLS, 10), dtype=bool)
+    present[np.arange(len(grids))[:, None], np.arange(CELLS)[None, :], grids] = True
+    in_unit = present[:, UNITS].any(2)  # (N, 27, 10)
+    taken = in_unit[:, _CELL_UNITS].any(2)  # (N, 81, 10)
+    return ~taken[..., 1:] & (grids == BLANK)[..., None]
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """One engine event of a model call on the nodes of `rows` (indices into the whole batch of puzzles)."""
+
+    call: int  # 1-based: the search's round of model calls (a puzzle's own count is in its Move events)
+    rows: np.ndarray  # (R,) the puzzles whose nodes this engine run holds, in its row order
+    grids: np.ndarray  # (R, 81) the nodes run: each puzzle with its commits and guesses in force
+    event: Step | Pass
+
+
+@dataclass(frozen=True)
+class Move:
+    """What the search did to one puzzle after a call: commit, guess, backtrack, or how it ended."""
+
+    row: int  # the puzzle, an index into the batch
+    kind: str  # "commit", "guess", "backtrack", "solved", "exact solver", "no solution"
+    grid: np.ndarray  # (81,) the node the puzzle stands on after the move (the answer once it ended)
+    cells: np.ndarray  # (81,) bool: the cells the move set (commit, guess) or undid (backtrack)
+    depth: int  # choices in force after the move (commit sets and guesses)
+    calls: int  # the puzzle's model calls so far
+    cell: int = -1  # a guess: the cell and digit tried
+    digit: int = 0
+
+    def describe(self) -> str:
+        """`guess r3c5 = 7 (depth 2)`, `committed 12 cells`, `backtrack: 3 cells undone`, ..."""
+        count = int(self.cells.sum())
+        if self.kind == "commit":
+            return f"committed {count} cell{'s' if count != 1 else ''} (depth {self.depth})"
+        if self.kind == "guess":
+            return f"guess {cell_name(self.cell)} = {self.digit} (depth {self.depth})"
+        if self.kind == "backtrack":
+            return f"backtrack: a dead end, {count} cell{'s' if count != 1 else ''} undone (depth {self.depth})"
+        if self.kind == "exact solver":
+            return "budget spent: the exact solver finishes"
+        return "solved" if self.kind == "solved" else "no solution"
+
+
+@dataclass
+class SearchSolutions:
+    """Guided search of N puzzles: the final answers, the model alone, and what the search did per puzzle."""
+
+    solutions: Solutions  # final answers; `steps` are model steps over every call
+    single: Solutions  # the first call: the model alone, one pass
+    calls: np.ndarray  # (N,) model calls
+    committed: np.ndarray  # (N,) cells the model committed, undone ones included
+    guesses: np.ndarray  # (N,) digits tried at branch points
+    backtracks: np.ndarray  # (N,) choices undone
+    solver_guesses: np.ndarray  # (N,) the exact solver's guesses where it finished (0 elsewhere)
+    found: list[str]  # per puzzle, one of FOUND
+    valid: np.ndarray  # (N,) bool: the final answer passes the exact check
+    several: np.ndarray  # (N,) bool: the puzzle has several solutions (the answer is one of them)
+    budget: int
+
+    def found_by(self, i: int) -> str:
+        return self.found[i]
+
+    def note(self, i: int) -> str:
+        """How puzzle i's answer came about, in words, for solve's outcome line."""
+        found = self.found[i]
+        calls = f"{int(self.calls[i])} model call{'s' if self.calls[i] != 1 else ''}"
+        if found == GUIDED_SEARCH:
+            text = f"guided search: {calls}, {int(self.guesses[i])} guesses, {int(self.backtracks[i])} backtracks"
+        elif found == EXACT_SOLVER:
+            text = f"finished by the exact solver after {calls} (the budget), {int(self.committed[i])} commits"
+        elif found == COMMIT_DECODING:
+            text = f"commit decoding: {calls}, {int(self.committed[i])} cells committed"
+        else:
+            text = found
+        return text + ("; the puzzle has several solutions, this is one" if self.several[i] else "")
+
+    def record(self, i: int) -> dict:
+        """Puzzle i's counts, for solve's --json."""
+        return {
+            "found_by": self.found[i],
+            "model_calls": int(self.calls[i]),
+            "committed": int(self.committed[i]),
+            "guesses": int(self.guesses[i]),
+            "backtracks": int(self.backtracks[i]),
+            "exact_solver_guesses": int(self.solver_guesses[i]),
+            "budget": self.budget,
+            "single_pass_valid": bool(self.found[i] == MODEL_ALONE),
+            "several_solutions": bool(self.several[i]),
+        }
+
+
+@dataclass
+class _Frame:
+    """A choice in force: the node it was made at, and what is left to try there."""
+
+    grid: np.ndarray
+    probabilities: np.ndarray  # (81, 9) the model's at this node: the digit order of a later branch
+    commits: np.ndarray | None = None  # (81,) bool: a commit set in force (else a branch)
+    answer: np.ndarray | None = None  # (81,) the committed digits
+    confidence: np.ndarray | None = None  # (81,) the model's confidence in them
+    cell: int = -1  # a branch: its cell and the digits not yet tried, in the model's order
+    untried: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Puzzle:
+    """One puzzle's search state."""
+
+    puzzle: np.ndarray
+    grid: np.ndarray  # the node awaiting a model call (while `open`)
+    stack: list[_Frame] = field(default_factory=list)
+    open: bool = True
+    found: str = ""
+    answer: np.ndarray | None = None  # the final answer once ended; else the last model answer
+    calls: int = 0
+    steps: int = 0
+    committed: int = 0
+    guesses: int = 0
+    backtracks: int = 0
+    solver_guesses: int = 0
+    model_answer: np.ndarray | None = None  # the last call's answer and confidence
+    confidence: np.ndarray | None = None
+
+
+class _Search:
+    """The moves of the search; each method appends what it did to `moves`, which the generator yields."""
+
+    def __init__(self, config: SearchConfig):
+        self.config = config
+        self.moves: list[Move] = []
+
+    def _move(self, row: int, state: _Puzzle, kind: str, grid, cells, cell: int = -1, digit: int = 0) -> None:
+        self.moves.append(Move(row, kind, grid.copy(), cells, len(state.stack), state.calls, cell, digit))
+
+    def after_call(self, row: int, state: _Puzzle, answer, confidence, probabilities) -> None:
+        """The model has run on the puzzle's node: end, commit, or branch."""
+        grid = state.grid
+        state.answer = state.model_answer = answer
+        state.confidence = confidence
+        if valid_solutions(state.puzzle, answer)[0]:
+            self._end(row, state, self._solver_of(state), answer)
+            return
+        sure = sure_cells(grid[None], answer[None], confidence[None], self.config.threshold)[0]
+        if sure.any():
+            self._enter(row, state, self._commit(row, state, _Frame(grid, probabilities, sure, answer, confidence)))
+        else:
+            self._enter(row, state, self._branch(row, state, grid, probabilities))
+
+    @staticmethod
+    def _solver_of(state: _Puzzle) -> str:
+        if state.calls == 1:
+            return MODEL_ALONE
+        return COMMIT_DECODING if not (state.guesses or state.backtracks) else GUIDED_SEARCH
+
+    def _commit(self, row: int, state: _Puzzle, frame: _Frame) -> np.ndarray:
+        assert frame.commits is not None and frame.answer is not None
+        state.stack.append(frame)
+        state.committed += int(frame.commits.sum())
+        child = np.where(frame.commits, frame.answer, frame.grid).astype(np.uint8)
+        self._move(row, state, "commit", child, frame.commits)
+        return child
+
+    def _branch(
+        self, row: int, state: _Puzzle, grid: np.ndarray, probabilities: np.ndarray, cell: int = -1, skip: int = 0
+    ) -> np.ndarray | None:
+        """Open a branch point at `grid` (a live node: every blank has a legal digit) on `cell` (default: the
+        configured measure's), leaving out digit `skip` (known to fail), and guess its first digit; None
+        when no digit is left."""
+        legal = legal_digits(grid)[0]
+        if cell < 0:
+            best = np.where(legal, probabilities, -1.0).max(1)  # the surest legal digit of each blank
+            blank = grid == BLANK
+            if self.config.branch == "fewest":
+                count = np.where(blank, legal.sum(1), 10)
+                best = np.where(count == count.min(), best, -2.0)
+            cell = int(np.argmax(np.where(blank, best, -3.0)))
+        order = np.argsort(-probabilities[cell], kind="stable")
+        digits = [int(d) + 1 for d in order if legal[cell, d] and d + 1 != skip]
+        if not digits:
+            return None
+        state.stack.append(_Frame(grid, probabilities, cell=cell, untried=digits))
+        return self._guess(row, state)
+
+    def _guess(self, row: int, state: _Puzzle) -> np.ndarray:
+        frame = state.stack[-1]
+        digit = frame.untried.pop(0)
+        state.guesses += 1
+        child = frame.grid.copy()
+        child[frame.cell] = digit
+        self._move(row, state, "guess", child, np.arange(CELLS) == frame.cell, frame.cell, digit)
+        return child
+
+    def _enter(self, row: int, state: _Puzzle, child: np.ndarray | None) -> None:
+        """Stand on `child`, backing out of dead ends until a node needs the model or the search ends."""
+        dead = state.grid
+        while True:
+            if child is None:
+                if not state.stack:
+                    self._end(row, state, NO_SOLUTION, state.answer)
+                    return
+            elif not (child == BLANK).any():
+                if valid_solutions(state.puzzle, child)[0]:
+                    self._end(row, state, self._solver_of(state), child)
+                    return
+                dead = child
+            elif legal_digits(child)[0].any(1)[child == BLANK].all():
+                state.grid = child
+                return
+            else:
+                dead = child
+            child = self._backtrack(row, state, dead)
+
+    def _backtrack(self, row: int, state: _Puzzle, dead: np.ndarray) -> np.ndarray | None:
+        """Undo the latest choice in force: its next alternative (a child), or None when it has none left.
+
+        A failed commit set is retried with its surer half (so a wrong commit among many is isolated in a
+        few calls); a failed single commit becomes a branch on its cell without the committed digit."""
+        frame = state.stack.pop()
+        state.backtracks += 1
+        self._move(row, state, "backtrack", frame.grid, dead != frame.grid)
+        if frame.commits is not None:
+            assert frame.answer is not None and frame.confidence is not None
+            cells = np.flatnonzero(frame.commits)
+            if len(cells) == 1:
+                cell = int(cells[0])
+                return self._branch(row, state, frame.grid, frame.probabilities, cell, int(frame.answer[cell]))
+            surer = cells[np.argsort(-frame.confidence[cells], kind="stable")[: (len(cells) + 1) // 2]]
+            half = np.zeros(CELLS, dtype=bool)
+            half[surer] = True
+            return self._commit(row, state, replace(frame, commits=half))
+        if frame.untried:
+            state.stack.append(frame)
+            return self._guess(row, state)
+        return None
+
+    def exact_finish(self, row: int, state: _Puzzle) -> None:
+        """The budget is spent: the exact solver finishes from the node, or the nearest ancestor with a solution."""
+        for grid in [state.grid] + [f.grid for f in reversed(state.stack)] + [state.puzzle]:
+            found = solver.analyse(grid, limit=1)
+            state.solver_guesses += found.guesses
+            if found.solution is not None:
+                self._end(row, state, EXACT_SOLVER, found.solution)
+                return
+        self._end(row, state, NO_SOLUTION, state.answer)
+
+    def _end(self, row: int, state: _Puzzle, found: str, answer: np.ndarray | None) -> None:
+        state.open, state.found = False, found
+        state.answer = state.puzzle.copy() if answer is None else np.asarray(answer, dtype=np.uint8)
+        kind = "solved" if found in (MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH) else found
+        self._move(row, state, kind, state.answer, np.zeros(CELLS, dtype=bool))
+
+
+def search_steps(
+    model: TRM,
+    puzzles,
+    config: SearchConfig = SearchConfig(),
+    inference: InferenceConfig = InferenceConfig(),
+) -> Generator[CallStep | Move, None, SearchSolutions]:
+    """Guided search of `puzzles` (an (N, 81) array, 0 = blank, or strings as `solve` takes them), yielding
+    every engine step of every model call (the open puzzles' nodes in batches of `inference.batch_size`)
+    and every move as it is made; returns the `SearchSolutions`. `solve_searched` drains it."""
+    puzzles = as_grids(puzzles)
+    if not len(puzzles):
+        raise ValueError("no puzzles to solve")
+    inference = replace(inference, probabilities=True)
+    states = [_Puzzle(p.copy(), p.copy()) for p in puzzles]
+    search = _Search(config)
+    single: Solutions | None = None
+    seconds, call = 0.0, 0
+    while True:
+        for row, state in enumerate(states):
+            if state.open and state.calls >= config.budget:
+                search.exact_finish(row, state)
+        yield from _drain(search.moves)
+        rows = np.array([row for row, state in enumerate(states) if state.open], dtype=np.int64)
+        if not len(rows):
+            break
+        call += 1
+        grids = np.stack([states[row].grid for row in rows])
+        parts = []
+        for start in range(0, len(rows), inference.batch_size):
+            part, nodes = rows[start : start + inference.batch_size], grids[start : start + inference.batch_size]
+            parts.append((yield from _tagged(solve_steps(model, nodes, inference), call, part, nodes)))
+        result = parts[0] if len(parts) == 1 else Solutions.concat(parts)
+        seconds += result.seconds
+        if single is None:
+            single = result
+        for j, row in enumerate(rows):
+            state = states[row]
+            state.calls += 1
+            state.steps += int(result.steps[j])
+            search.after_call(int(row), state, result.answers[j], result.confidence[j], result.probabilities[j])
+        yield from _drain(search.moves)
+    assert single is not None
+    return _collect(puzzles, states, single, seconds, config)
+
+
+def solve_searched(
+    model: TRM,
+    puzzles,
+    config: SearchConfig = SearchConfig(),
+    inference: InferenceConfig = InferenceConfig(),
+) -> SearchSolutions:
+    """Guided search of `puzzles`, drained: see `search_steps`."""
+    return finish(search_steps(model, puzzles, config, inference))
+
+
+def _drain(moves: list[Move]) -> Generator[Move, None, None]:
+    while moves:
+        yield moves.pop(0)
+
+
+def _tagged(run: Generator[Step | Pass, None, Solutions], call: int, rows: np.ndarray, grids: np.ndarray):
+    """The engine run's events tagged with the call and its puzzles; returns what the run returns."""
+    while True:
+        try:
+            event = next(run)
+        except StopIteration as done:
+            return done.value
+        yield CallStep(call, rows, grids, event)
+
+
+def _collect(
+    puzzles: np.ndarray, states: list[_Puzzle], single: Solutions, seconds: float, config: SearchConfig
+) -> SearchSolutions:
+    answers = np.stack([s.answer for s in states]).astype(np.uint8)
+    # A cell keeps the model's last confidence where the answer holds the model's digit; 0 where the search
+    # or the exact solver put another (drawn as unsure).
+    said = np.stack([s.model_answer for s in states])
+    confidence = np.stack([s.confidence for s in states])
+    confidence = np.where(answers == said, confidence, 0.0)
+    final = Solutions(
+        puzzles.copy(),
+        answers,
+        np.where(puzzles > 0, 1.0, confidence).astype(np.float32),
+        np.array([s.steps for s in states], dtype=np.int64),
+        single.halted.copy(),
+        single.halt_probabilities.copy(),
+        seconds,
+        step_limit=single.step_limit,
+    )
+    _, counts, _ = solver.analyse_batch(puzzles, limit=2)
+
+    def counted(name: str) -> np.ndarray:
+        return np.array([getattr(s, name) for s in states], dtype=np.int64)
+
+    return SearchSolutions(
+        final,
+        single,
+        counted("calls"),
+        counted("committed"),
+        counted("guesses"),
+        counted("backtracks"),
+        counted("solver_guesses"),
+        [s.found for s in states],
+        valid_solutions(puzzles, answers),
+        counts > 1,
+        config.budget,
+    )

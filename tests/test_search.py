@@ -1,0 +1,211 @@
+"""Guided search (inference/search.py) on scripted stand-in models whose every answer and confidence is
+known: always right, wrong on one cell, confidently wrong; and through `solve`/`eval --effort search`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sudoku_trm.inference.engine import InferenceConfig
+from sudoku_trm.inference.search import (
+    COMMIT_DECODING,
+    EXACT_SOLVER,
+    GUIDED_SEARCH,
+    MODEL_ALONE,
+    Move,
+    SearchConfig,
+    legal_digits,
+    search_steps,
+    solve_searched,
+)
+from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
+from sudoku_trm.model.trm import Carry
+from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku.grid import CELLS, valid_solutions
+from sudoku_trm.sudoku.logic import logic_rounds
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+
+SURE, UNSURE, WRONG = 30.0, 1.0, 1.5  # logits: p ~ 0.99 for a sure digit under stable-max, ~0.5 for an unsure one
+
+
+class Scripted(nn.Module):
+    """A stand-in TRM: `rule(grids) -> (answers, sure)` for the (B, 81) grids it is shown (a search node: the
+    puzzle with its commits and guesses); a sure cell gets a high logit on its digit, an unsure one a low
+    logit on it and a slightly higher one on the next digit (so it reads as that digit, unsure). It halts at
+    once and counts the rows it ran: one row is one model call."""
+
+    def __init__(self, rule):
+        super().__init__()
+        self.config = ModelConfig(hidden_size=8, halt_max_steps=2, puzzle_emb_len=1)
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.rule = rule
+        self.rows_run = 0
+
+    def initial_carry(self, batch: int, device=None) -> Carry:
+        shape = (batch, 2, self.config.hidden_size)
+        return Carry(torch.zeros(shape), torch.zeros(shape))
+
+    def forward(self, carry: Carry, inputs: torch.Tensor):
+        self.rows_run += len(inputs)
+        answers, sure = self.rule(from_tokens(inputs).long())
+        index = (answers + DIGIT_TOKENS.start - 1).unsqueeze(-1)
+        logits = torch.full((len(inputs), CELLS, self.config.vocab_size), -SURE)
+        logits.scatter_(2, index, torch.where(sure, SURE, UNSURE).unsqueeze(-1))
+        runner_up = (answers % 9 + DIGIT_TOKENS.start).unsqueeze(-1)
+        logits.scatter_(2, runner_up, torch.where(sure, -SURE, WRONG).unsqueeze(-1))
+        return carry, logits, torch.full((len(inputs),), 10.0)
+
+
+def solved_or_ones(grid: np.ndarray) -> np.ndarray:
+    """The grid's solution, or (a node with none) every blank filled with 1."""
+    found = solver.solve(grid.astype(np.uint8))
+    return found.astype(np.int64) if found is not None else np.where(grid > 0, grid, 1).astype(np.int64)
+
+
+def always_right(grids: torch.Tensor):
+    answers = torch.stack([torch.from_numpy(solved_or_ones(g.numpy())) for g in grids])
+    return answers, torch.ones(grids.shape, dtype=torch.bool)
+
+
+def first_wave(grids: torch.Tensor):
+    """Right everywhere, sure only of what one round of logic places."""
+    answers, _ = always_right(grids)
+    rounds, _, _ = logic_rounds(grids.numpy().astype(np.uint8))
+    return answers, torch.from_numpy(rounds <= 1) & (grids == 0)
+
+
+def confidently_wrong(grids: torch.Tensor):
+    """Every blank filled with its lowest legal digit, all sure: commits that lead into dead ends."""
+    legal = legal_digits(grids.numpy())
+    lowest = torch.from_numpy(legal.argmax(2) + 1)
+    return torch.where(grids > 0, grids, lowest), torch.ones(grids.shape, dtype=torch.bool)
+
+
+def wrong_on_one_cell(solution: np.ndarray, cell: int, digit: int):
+    """Right everywhere and sure, except `cell`, where it is sure of the wrong `digit`; the cells whose true
+    digit is `digit` in `cell`'s units read unsure (else the clash would keep the wrong digit out)."""
+    from sudoku_trm.sudoku.grid import UNITS
+
+    peers = np.zeros(CELLS, dtype=bool)
+    for unit in UNITS:
+        if cell in unit:
+            peers[unit] = True
+    shy = peers & (solution == digit)
+
+    def rule(grids: torch.Tensor):
+        answers = torch.from_numpy(np.tile(solution.astype(np.int64), (len(grids), 1)))
+        answers[:, cell] = digit
+        sure = torch.from_numpy(np.tile(~shy, (len(grids), 1)))
+        return torch.where(grids > 0, grids, answers), sure
+
+    return rule
+
+
+def drain(run):
+    events = []
+    while True:
+        try:
+            events.append(next(run))
+        except StopIteration as done:
+            return events, done.value
+
+
+@pytest.fixture(scope="module")
+def easy():
+    return load_puzzle_set("puzzles/easy.txt")
+
+
+@pytest.fixture(scope="module")
+def medium():
+    return load_puzzle_set("puzzles/medium.txt")
+
+
+def test_an_always_right_model_is_the_model_alone(easy):
+    model = Scripted(always_right)
+    result = solve_searched(model, easy.questions)
+    assert result.found == [MODEL_ALONE] * len(easy)
+    assert (result.calls == 1).all() and model.rows_run == len(easy)
+    assert not (result.committed.any() or result.guesses.any() or result.backtracks.any())
+    assert result.valid.all() and (result.solutions.answers == easy.answers).all()
+
+
+def test_commit_decoding_without_a_guess(easy):
+    result = solve_searched(Scripted(first_wave), easy.questions)
+    _, _, stall = logic_rounds(easy.questions)
+    assert result.found == [COMMIT_DECODING] * len(easy)
+    assert (result.calls == stall).all() and not result.guesses.any()
+    assert result.valid.all()
+
+
+def test_a_wrong_commit_is_undone_by_backtracking(easy):
+    puzzle, solution = easy.questions[0], easy.answers[0]
+    legal = legal_digits(puzzle)[0]
+    cell = next(c for c in range(CELLS) if legal[c].sum() >= 2)
+    digit = next(d + 1 for d in range(9) if legal[cell, d] and d + 1 != solution[cell])
+    model = Scripted(wrong_on_one_cell(solution, cell, digit))
+    events, result = drain(search_steps(model, puzzle[None], SearchConfig(budget=50)))
+    moves = [e for e in events if isinstance(e, Move)]
+    first = moves[0]
+    assert first.kind == "commit" and first.cells[cell] and first.grid[cell] == digit  # the wrong digit went in
+    assert any(m.kind == "backtrack" and m.cells[cell] for m in moves)  # ... and came out again
+    assert result.found == [GUIDED_SEARCH] and result.valid.all()
+    assert (result.solutions.answers[0] == solution).all()
+    # The counts are the moves: one call a row the model ran, one guess a guess move, one backtrack each.
+    assert result.calls[0] == model.rows_run
+    assert result.guesses[0] == sum(m.kind == "guess" for m in moves)
+    assert result.backtracks[0] == sum(m.kind == "backtrack" for m in moves)
+    assert result.committed[0] == sum(int(m.cells.sum()) for m in moves if m.kind == "commit")
+
+
+@pytest.mark.parametrize("budget", [1, 2, 5])
+def test_the_budget_is_never_exceeded_and_the_exact_solver_finishes(medium, budget):
+    model = Scripted(confidently_wrong)
+    result = solve_searched(model, medium.questions, SearchConfig(budget=budget), InferenceConfig(batch_size=4))
+    assert (result.calls <= budget).all()
+    assert model.rows_run == result.calls.sum()
+    assert result.valid.all()  # every valid puzzle gets a valid answer, whatever the model
+    assert (result.solutions.answers == medium.answers).all()
+    assert set(result.found) <= {GUIDED_SEARCH, EXACT_SOLVER}
+    assert (np.array(result.found) == EXACT_SOLVER).sum() >= 1
+    assert (result.solver_guesses[np.array(result.found) != EXACT_SOLVER] == 0).all()
+
+
+@pytest.mark.parametrize("branch", ["surest", "fewest"])
+def test_no_answer_that_breaks_a_rule_is_reported_valid(medium, branch):
+    result = solve_searched(Scripted(confidently_wrong), medium.questions, SearchConfig(budget=3, branch=branch))
+    assert (result.valid == valid_solutions(medium.questions, result.solutions.answers)).all()
+    assert (result.single.answers != medium.answers).any(1).all()  # the model alone is wrong on each
+
+
+def test_every_move_keeps_the_rules(medium):
+    events, result = drain(search_steps(Scripted(confidently_wrong), medium.questions, SearchConfig(budget=8)))
+    for move in (e for e in events if isinstance(e, Move)):
+        legal = legal_digits(np.where(move.cells, 0, move.grid))[0]
+        if move.kind in ("commit", "guess"):
+            placed = np.flatnonzero(move.cells)
+            assert legal[placed, move.grid[placed] - 1].all()  # a commit or guess never breaks a rule
+
+
+def test_guesses_follow_the_model_order(easy):
+    puzzle = easy.questions[0]
+
+    def unsure_everywhere(grids: torch.Tensor):
+        answers, _ = always_right(grids)
+        return answers, torch.zeros(grids.shape, dtype=torch.bool)
+
+    events, result = drain(search_steps(Scripted(unsure_everywhere), puzzle[None], SearchConfig(budget=3)))
+    guess = next(e for e in events if isinstance(e, Move) and e.kind == "guess")
+    # Unsure cells read as the next digit (p ~ 0.6), so the first guess is that digit, where legal.
+    legal = legal_digits(puzzle)[0, guess.cell]
+    runner_up = easy.answers[0, guess.cell] % 9 + 1
+    assert guess.digit == (runner_up if legal[runner_up - 1] else easy.answers[0, guess.cell])
+    assert result.valid.all()
+
+
+def test_bad_settings_are_refused():
+    for bad in (dict(budget=0), dict(threshold=0.0), dict(branch="widest")):
+        with pytest.raises(ValueError):
+            SearchConfig(**bad)
