@@ -10,10 +10,11 @@ the model on a node (to its own halting step, as the model alone does). Then:
   (most probable first). `branch="surest"` picks the cell whose best legal digit the model is surest
   of, `"fewest"` the cell with the fewest legal digits (ties: the surest).
 
-A node where some blank cell has no legal digit left is a dead end: the search undoes the latest choice
-(a backtrack). Undoing a commit turns its node into a branch point (some commit there was wrong, so the
-node is searched digit by digit instead); undoing a guess tries the next digit. The search is
-depth-first and complete: every node has at most 10 children and every child has more digits.
+A node where some blank cell has no legal digit left, or some unit a digit with no place, is a dead end:
+the search undoes the latest choice (a backtrack). A failed commit set is tried again with its surer
+half (a wrong commit among many is isolated in a few halvings, without a model call); a failed single
+commit turns its node into a branch point on that cell, without the failed digit; undoing a guess tries
+the next digit. The search is depth-first and complete: every alternative it drops is known to fail.
 
 The budget counts model calls per puzzle. A puzzle that has spent it is finished by the exact solver
 from the node it stands on, or, if that node has no solution (a wrong commit or guess in force), from
@@ -21,7 +22,8 @@ the nearest ancestor that has one; the puzzle itself always has one when it is v
 is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
 model's batches, so one hard puzzle does not hold up the others' calls.
 
-Counts per puzzle: model calls, model steps, cells committed (undone ones included), guesses (digits
+Counts per puzzle: model calls, model steps, cells committed by the model (undone ones included, each
+once per call), guesses (digits
 tried at branch points), backtracks, the exact solver's guesses when it finished, and who found the
 answer: the model alone (first call), commit decoding (no guess), guided search (guesses), the exact
 solver (budget spent), or nobody (the puzzle has no solution).
@@ -79,6 +81,18 @@ def legal_digits(grids: np.ndarray) -> np.ndarray:
     return ~taken[..., 1:] & (grids == BLANK)[..., None]
 
 
+def dead_ends(grids: np.ndarray) -> np.ndarray:
+    """(N, 81) grids -> (N,) bool: the grid cannot be completed by the rules alone, because a blank cell
+    has no legal digit or a unit has a digit missing that none of its blanks may take."""
+    grids = np.asarray(grids).reshape(-1, CELLS)
+    legal = legal_digits(grids)
+    stuck_cell = ((grids == BLANK) & ~legal.any(2)).any(1)
+    present = np.zeros((len(grids), CELLS, 10), dtype=bool)
+    present[np.arange(len(grids))[:, None], np.arange(CELLS)[None, :], grids] = True
+    placeable = present[:, UNITS, 1:].any(2) | legal[:, UNITS].any(2)  # (N, 27, 9)
+    return stuck_cell | ~placeable.all((1, 2))
+
+
 @dataclass(frozen=True)
 class CallStep:
     """One engine event of a model call on the nodes of `rows` (indices into the whole batch of puzzles)."""
@@ -94,7 +108,7 @@ class Move:
     """What the search did to one puzzle after a call: commit, guess, backtrack, or how it ended."""
 
     row: int  # the puzzle, an index into the batch
-    kind: str  # "commit", "guess", "backtrack", "solved", "exact solver", "no solution"
+    kind: str  # "commit", "retry" (the surer half of a failed commit set), "guess", "backtrack", or how it ended
     grid: np.ndarray  # (81,) the node the puzzle stands on after the move (the answer once it ended)
     cells: np.ndarray  # (81,) bool: the cells the move set (commit, guess) or undid (backtrack)
     depth: int  # choices in force after the move (commit sets and guesses)
@@ -107,6 +121,8 @@ class Move:
         count = int(self.cells.sum())
         if self.kind == "commit":
             return f"committed {count} cell{'s' if count != 1 else ''} (depth {self.depth})"
+        if self.kind == "retry":
+            return f"retry the surer {count} of those commits (depth {self.depth})"
         if self.kind == "guess":
             return f"guess {cell_name(self.cell)} = {self.digit} (depth {self.depth})"
         if self.kind == "backtrack":
@@ -227,12 +243,15 @@ class _Search:
             return MODEL_ALONE
         return COMMIT_DECODING if not (state.guesses or state.backtracks) else GUIDED_SEARCH
 
-    def _commit(self, row: int, state: _Puzzle, frame: _Frame) -> np.ndarray:
+    def _commit(self, row: int, state: _Puzzle, frame: _Frame, retry: bool = False) -> np.ndarray:
+        """Put the frame's commit set in force; a `retry` is the surer half of a set that failed (its cells
+        were counted when the model committed them)."""
         assert frame.commits is not None and frame.answer is not None
         state.stack.append(frame)
-        state.committed += int(frame.commits.sum())
+        if not retry:
+            state.committed += int(frame.commits.sum())
         child = np.where(frame.commits, frame.answer, frame.grid).astype(np.uint8)
-        self._move(row, state, "commit", child, frame.commits)
+        self._move(row, state, "retry" if retry else "commit", child, frame.commits)
         return child
 
     def _branch(
@@ -278,7 +297,7 @@ class _Search:
                     self._end(row, state, self._solver_of(state), child)
                     return
                 dead = child
-            elif legal_digits(child)[0].any(1)[child == BLANK].all():
+            elif not dead_ends(child)[0]:
                 state.grid = child
                 return
             else:
@@ -302,7 +321,7 @@ class _Search:
             surer = cells[np.argsort(-frame.confidence[cells], kind="stable")[: (len(cells) + 1) // 2]]
             half = np.zeros(CELLS, dtype=bool)
             half[surer] = True
-            return self._commit(row, state, replace(frame, commits=half))
+            return self._commit(row, state, replace(frame, commits=half), retry=True)
         if frame.untried:
             state.stack.append(frame)
             return self._guess(row, state)
