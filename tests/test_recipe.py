@@ -264,13 +264,14 @@ class FakeClock:
 
 
 def test_time_budget_progress_follows_the_clock_and_the_last_step_ends_inside_the_horizon():
-    """Budget 1 minute, final work timed at 2 s + 2 x 1 s (reserve 8 s): steps of 1.5 s run at progress
-    elapsed / 52 s, the last one at exactly 1, and none ends past the horizon."""
+    """Budget 1 minute; the whole dev set took 2.4 s and a checkpoint 1 s, so the reserve is 1.25 x 2.4 s
+    for the final evaluation, 2 x 2 x 1 s for the checkpoint and export, 1 s of grace: 8 s. Steps of 1.5 s
+    run at progress elapsed / 52 s, the last one at exactly 1, and none ends past the horizon."""
     clock = FakeClock()
     budget = TimeBudget(1.0, clock)  # type: ignore[arg-type]
     clock.now = 1.0  # setup
-    budget.set_reserve(eval_seconds=2.0, save_seconds=1.0)
-    assert budget.reserve == 8.0 and budget.horizon == 52.0
+    budget.set_reserve(eval_seconds=2.4, save_seconds=1.0)
+    assert budget.reserve == pytest.approx(8.0) and budget.horizon == pytest.approx(52.0)
     progress = []
     while (p := budget.next_progress()) is not None:
         progress.append(p)
@@ -286,7 +287,7 @@ def test_time_budget_progress_follows_the_clock_and_the_last_step_ends_inside_th
 def test_after_a_stalled_step_the_next_still_runs_as_the_last_but_none_starts_past_the_horizon():
     clock = FakeClock()
     budget = TimeBudget(1.0, clock)  # type: ignore[arg-type]
-    budget.set_reserve(eval_seconds=2.0, save_seconds=1.0)  # horizon 52 s
+    budget.set_reserve(eval_seconds=2.4, save_seconds=1.0)  # horizon 52 s
     clock.now, budget.step_seconds = 40.0, 1.0
     assert budget.next_progress() == pytest.approx(40 / 52)
     clock.now, budget.step_seconds = 50.0, 10.0  # that step stalled for 10 s
@@ -294,17 +295,123 @@ def test_after_a_stalled_step_the_next_still_runs_as_the_last_but_none_starts_pa
     assert budget.next_progress() is None
 
     late = TimeBudget(1.0, clock)  # type: ignore[arg-type]
-    late.set_reserve(eval_seconds=2.0, save_seconds=1.0)
+    late.set_reserve(eval_seconds=2.4, save_seconds=1.0)
     clock.now = 52.5  # a periodic evaluation ran past the horizon
     assert late.next_progress() is None
 
 
-def test_a_budget_too_small_for_the_final_work_is_a_user_error():
+def test_evaluations_get_shares_of_the_budget_and_the_final_one_what_is_left():
+    """10 minutes: the first evaluation at most 30 s (5%), each periodic one 30 s and all of them 60 s
+    (10%), the final one at most 60 s (10%) or 1.25 x the whole dev set's time, and never more than
+    the time left once the export (2 x a checkpoint) and the grace are kept back."""
     clock = FakeClock()
-    budget = TimeBudget(0.1, clock)  # type: ignore[arg-type]
-    clock.now = 1.0
-    with pytest.raises(UserError, match="leaves no time to train"):
-        budget.set_reserve(eval_seconds=2.0, save_seconds=0.5)  # 6 s needed, 5 s left
+    budget = TimeBudget(10.0, clock)  # type: ignore[arg-type]
+    clock.now = 4.0
+    assert budget.first_eval_seconds() == 30.0
+    budget.set_reserve(eval_seconds=None, save_seconds=0.5)  # the first evaluation was cut short
+    assert budget.final_eval == 60.0 and budget.reserve == 60.0 + 2.0 + 1.0
+    budget.set_reserve(eval_seconds=8.0, save_seconds=0.5)  # the whole dev set took 8 s
+    assert budget.final_eval == 10.0 and budget.horizon == 600.0 - 13.0
+    assert budget.periodic_eval_seconds() == 30.0
+    budget.periodic_spent = 45.0
+    assert budget.periodic_eval_seconds() == 15.0
+    clock.now = 580.0  # 7 s before the horizon
+    assert budget.periodic_eval_seconds() == 7.0
+    clock.now = 589.0  # a slow last step: 11 s left, 1 s export and 1 s grace kept back
+    assert budget.final_eval_seconds() == 9.0
+    clock.now = 599.0
+    assert budget.final_eval_seconds() == 0.0
+    setup_spent = TimeBudget(0.5, clock)  # type: ignore[arg-type]
+    assert setup_spent.first_eval_seconds() == 0.0  # 599 s spent of 30: no evaluation, and no error
+
+
+class SlowEvaluations:
+    """Puzzles that each take `seconds` of a FakeClock to solve (the real solve runs, instantly)."""
+
+    def __init__(self, clock: FakeClock, seconds: float, monkeypatch):
+        import sudoku_trm.inference.scores as scores
+
+        real = scores.solve
+        self.batches: list[int] = []
+
+        def slow(model, questions, config):
+            self.batches.append(len(questions))
+            clock.now += seconds * len(questions)
+            return real(model, questions, config)
+
+        monkeypatch.setattr(scores, "solve", slow)
+
+
+def test_an_evaluation_given_seconds_scores_the_first_puzzles_that_fit_in_growing_batches(shared_sample, monkeypatch):
+    from sudoku_trm.inference.scores import evaluate
+    from sudoku_trm.sudoku.puzzle_sets import load_puzzle_sets
+
+    clock = FakeClock()
+    slow = SlowEvaluations(clock, 0.5, monkeypatch)
+    puzzles = load_puzzle_sets([shared_sample / "hard_dev.csv"])
+    model = TRM(tiny_model()).eval()
+    scores = evaluate(model, puzzles, batch_size=4, seconds=5.0, now=clock.elapsed)
+    assert scores is not None and scores.puzzles == 10 and clock.now == 5.0  # 1 + 2 + 4 + 3: the last cut to fit
+    assert slow.batches == [1, 2, 4, 3]
+    assert evaluate(model, puzzles, batch_size=4, seconds=0.0, now=clock.elapsed) is None
+
+
+def test_a_time_budget_holds_with_slow_evaluations_and_every_output_is_written(shared_sample, tmp_path, monkeypatch):
+    """A 1-minute budget, a dev set whose every puzzle takes 2 s to evaluate (the whole set would take
+    minutes) and steps of 0.1 s: the evaluations are cut to their shares (said in the log and the
+    records), training gets most of the minute, and the run ends inside it, checkpoint and metrics
+    written; the activities are reported in order."""
+    model, config = budget_run(shared_sample, tmp_path, dev=str(shared_sample / "hard_dev.csv"))
+    config = dataclasses.replace(config, time_budget=1.0, eval_every=100, eval_batch_size=8, log_every=100)
+    lines: list[str] = []
+    activities: list[str] = []
+    trainer = Trainer(model, config, log=lines.append, on_activity=activities.append)
+    clock = FakeClock()
+    trainer.clock = trainer.budget.clock = clock  # type: ignore[union-attr, assignment]
+    SlowEvaluations(clock, 2.0, monkeypatch)
+    train_step, save = trainer.train_step, trainer.save
+    training = [0.0]
+
+    def step(metrics):
+        train_step(metrics)
+        clock.now += 0.1
+        training[0] += 0.1
+
+    def slow_save():
+        save()
+        clock.now += 0.2
+
+    trainer.train_step, trainer.save = step, slow_save  # type: ignore[method-assign]
+    summary = trainer.run()
+
+    assert clock.now <= 60.0
+    assert training[0] >= 0.7 * 60.0, training[0]
+    records = [json.loads(line) for line in (tmp_path / "runs" / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "eval" in r]
+    # Periodic evaluations of one puzzle (2 s of their 3 s each) spend their 6 s share by step 300.
+    assert [r["step"] for r in evals] == [0, 100, 200, 300, trainer.step] and trainer.step > 400
+    assert any(line.startswith("eval step 400: skipped") for line in lines)
+    assert all(r["dev_puzzles"] == len(trainer.dev_set) > r["eval"]["puzzles"] for r in evals)  # type: ignore[arg-type]
+    assert evals[0]["eval"]["puzzles"] == 1  # 3 s (5%) fit one puzzle of 2 s
+    assert summary["eval"] == evals[-1]["eval"] and records[-2]["step"] == trainer.step
+    assert load_checkpoint(tmp_path / "runs" / "run" / CHECKPOINT_NAME)["step"] == trainer.step
+    assert sum("cut to fit the time budget" in line for line in lines) == 5
+    assert activities[0].startswith("evaluating") and activities[1].startswith("saving")
+    assert activities[2] == "training" and activities[-1] == "done"
+    assert activities[-3].startswith("saving") and activities[-2].startswith("evaluating")
+
+
+def test_a_budget_spent_before_training_trains_no_step_but_still_saves_and_ends(shared_sample, tmp_path):
+    model, config = budget_run(shared_sample, tmp_path, dev=str(shared_sample / "hard_dev.csv"))
+    lines: list[str] = []
+    trainer = Trainer(model, config, log=lines.append)
+    clock = FakeClock()
+    clock.now = 3.5  # setup took the whole 3 s budget and more
+    trainer.clock = trainer.budget.clock = clock  # type: ignore[union-attr, assignment]
+    trainer.run()
+    assert trainer.step == 0
+    assert load_checkpoint(tmp_path / "runs" / "run" / CHECKPOINT_NAME)["step"] == 0
+    assert any("no step runs" in line for line in lines)
 
 
 def budget_run(sample: Path, tmp_path: Path, **overrides) -> tuple[ModelConfig, TrainConfig]:
@@ -335,6 +442,7 @@ def test_under_a_time_budget_depth_and_learning_rate_follow_the_clock_to_their_e
     trainer = Trainer(model, config, log=quiet)
     clock = FakeClock()
     trainer.clock = trainer.budget.clock = clock  # type: ignore[union-attr, assignment]
+    trainer.budget.GRACE = 0.0  # type: ignore[union-attr]  # the whole 3 s for training: steps of 1/16 s fill it
     train_step = trainer.train_step
 
     def step_of_a_sixteenth(metrics):

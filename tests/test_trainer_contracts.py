@@ -656,7 +656,8 @@ def test_ctrl_c_saves_and_says_where_and_how_to_continue(tmp_path):
 
 
 def test_time_final_work_keeps_a_reserve_from_the_timed_evaluation_and_save(tmp_path):
-    """The reserve is 2 x (evaluation + 2 x save) as timed on the run's clock, and the log line says so."""
+    """The first evaluation gets 5% of the budget; the reserve is 1.25 x its time (it covered the whole
+    dev set) + 2 x 2 x the checkpoint's + 1 s of grace, as timed on the run's clock; the log line says so."""
     model = tiny_model()
     lines: list[str] = []
     trainer = Trainer(model, tiny_train_config(tmp_path, model, time_budget=10.0), log=lines.append)
@@ -670,18 +671,23 @@ def test_time_final_work_keeps_a_reserve_from_the_timed_evaluation_and_save(tmp_
 
     clock = FakeClock()
     trainer.clock = trainer.budget.clock = clock  # type: ignore[assignment]
+    given: list[float | None] = []
 
-    def advance(seconds: float):
-        def work():
-            clock.now += seconds
+    def evaluate_dev(seconds: float | None = None) -> None:
+        given.append(seconds)
+        clock.now += 3.0
 
-        return work
+    def save() -> None:
+        clock.now += 7.0
 
-    trainer.evaluate_dev = advance(3.0)  # type: ignore[method-assign]
-    trainer.save = advance(7.0)  # type: ignore[method-assign]
+    trainer.evaluate_dev, trainer.save = evaluate_dev, save  # type: ignore[method-assign]
     trainer.time_final_work()
-    assert trainer.budget.reserve == 2.0 * (3.0 + 2.0 * 7.0)
-    assert lines == ["time budget 10 min: 34.0 s kept for the final evaluation and save, 551 s left for training"]
+    assert given == [30.0]
+    assert trainer.budget.reserve == 1.25 * 3.0 + 2.0 * 2.0 * 7.0 + 1.0
+    assert lines == [
+        "time budget 10 min: 15.0 s spent on setup, the first evaluation and checkpoint; 552 s for training; "
+        "32.8 s kept for the final evaluation, checkpoint and export"
+    ]
 
 
 # -- 6. metrics.jsonl, the log, checkpoints and export ---------------------------------------------

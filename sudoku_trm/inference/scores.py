@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -83,11 +85,46 @@ def at_halting_step(solutions: Solutions) -> Solutions:
     )
 
 
-def evaluate(model: TRM, puzzles: PuzzleSet, batch_size: int = 256, max_steps: int | None = None) -> Scores:
-    """Training's dev figures: every step runs (for the all-steps accuracy), halting read from the trace."""
+def evaluate(
+    model: TRM,
+    puzzles: PuzzleSet,
+    batch_size: int = 256,
+    max_steps: int | None = None,
+    seconds: float | None = None,
+    now: Callable[[], float] = time.perf_counter,
+) -> Scores | None:
+    """Training's dev figures: every step runs (for the all-steps accuracy), halting read from the trace.
+
+    With `seconds`, a time limit read on `now`: only the first puzzles that fit are scored (`puzzles`
+    says how many), None if not even one did. Batches start at one puzzle and double up to `batch_size`
+    while the last batch's time per puzzle, taken as constant (batching only makes it fall), predicts
+    that the next batch ends in time: on a loaded machine the evaluation shrinks instead of overrunning."""
     steps = max_steps or model.config.halt_max_steps
     config = InferenceConfig(steps=steps, batch_size=batch_size, trace=True)
-    full = solve(model, puzzles.questions, config)
+    if seconds is None:
+        full = solve(model, puzzles.questions, config)
+    else:
+        parts = _within(model, puzzles.questions, config, seconds, now)
+        if not parts:
+            return None
+        full = parts[0] if len(parts) == 1 else Solutions.concat(parts)
+        puzzles = puzzles.subset(slice(0, len(full)))
     result = score(at_halting_step(full), puzzles.answers)
     result.grid_accuracy_all_steps = float((full.answers == puzzles.answers).all(1).mean())
     return result
+
+
+def _within(
+    model: TRM, questions: np.ndarray, config: InferenceConfig, seconds: float, now: Callable[[], float]
+) -> list[Solutions]:
+    """The first puzzles solved in batches of 1, 2, 4 ... (up to `config.batch_size`), each started only
+    if the last one's time per puzzle says it ends within `seconds` of the start."""
+    deadline, parts, done, size, per_puzzle = now() + seconds, [], 0, 1, 0.0
+    while seconds > 0 and done < len(questions) and size >= 1 and now() + size * per_puzzle <= deadline:
+        started = now()
+        parts.append(solve(model, questions[done : done + size], config))
+        done += size
+        per_puzzle = (now() - started) / size
+        fits = int((deadline - now()) / per_puzzle) if per_puzzle > 0 else config.batch_size
+        size = min(2 * size, config.batch_size, len(questions) - done, fits)
+    return parts

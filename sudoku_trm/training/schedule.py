@@ -18,8 +18,6 @@ from typing import Iterator
 
 import torch
 
-from sudoku_trm.errors import UserError
-
 
 def lr_factor(schedule: str, progress: float, step: int, warmup_steps: int, floor: float) -> float:
     """What each group's base learning rate is multiplied by at 0-based `step` and `progress`: a linear
@@ -75,21 +73,34 @@ class Clock:
 
 
 class TimeBudget:
-    """A run's wall-time budget. The reserve is kept back for the work after the last step; progress is
-    elapsed time over the rest (the horizon). Judged by the last step's duration, the step after which
-    no other would fit before the horizon is the last, and runs at progress 1. A step slower than the
-    one before it can leave the next no room: that one still runs, as the last, ending at most a step
-    past the horizon, inside the reserve. Once the horizon has passed, no step starts."""
+    """A run's wall-time budget, shared out so that the run ends inside it whatever the machine's load.
 
-    # The work after the last step is one dev evaluation, one checkpoint and one export (smaller than a
-    # checkpoint). The reserve is twice that: a periodic evaluation or checkpoint that lands just before
-    # the end, or a last step past the horizon, can take as much again.
-    RESERVE_FACTOR = 2.0
+    - Evaluations get shares of the budget and are cut to them (the first puzzles that fit:
+      inference/scores.py `evaluate`): the first (the starting point, which also times evaluation) at
+      most FIRST_EVAL_SHARE, periodic ones each as much and together at most PERIODIC_EVAL_SHARE, the
+      final one at most FINAL_EVAL_SHARE (less when the whole dev set took less at the start).
+    - The reserve is the work after the last step: the final evaluation, checkpoint and export (each
+      of the last two about one checkpoint's time, counted twice over for a busy machine), plus GRACE.
+    - Training gets the rest: progress is elapsed time over the horizon (budget less reserve). Judged
+      by the last step's duration, the step after which no other would fit before the horizon is the
+      last, and runs at progress 1; once the horizon has passed, no step starts.
+    - The final evaluation is cut to the time actually left (`final_eval_seconds`), so a slow last step
+      or a load spike shortens it instead of running past the budget."""
+
+    FIRST_EVAL_SHARE = 0.05
+    PERIODIC_EVAL_SHARE = 0.10
+    FINAL_EVAL_SHARE = 0.10
+    SAVE_FACTOR = 2.0  # a checkpoint or an export takes at most this many times the first checkpoint
+    GRACE = 1.0  # seconds kept free at the very end (returning from the trainer, exiting)
+    FULL_EVAL_MARGIN = 1.25  # the final evaluation of the whole dev set may take this much longer than the first
 
     def __init__(self, minutes: float, clock: Clock):
         self.seconds = 60.0 * minutes
         self.clock = clock
         self.reserve = 0.0
+        self.final_eval = 0.0  # seconds planned for the final evaluation
+        self.save_seconds = 0.0  # the first checkpoint's time
+        self.periodic_spent = 0.0  # seconds spent on periodic evaluations
         self.step_seconds = 0.0  # the last step's duration
         self.last = False  # the last step has been started
 
@@ -98,15 +109,37 @@ class TimeBudget:
         """Seconds from the run's start to the end of its last step."""
         return self.seconds - self.reserve
 
-    def set_reserve(self, eval_seconds: float, save_seconds: float) -> None:
-        """Keep back time for the final evaluation, save and export, as timed on this machine."""
-        self.reserve = self.RESERVE_FACTOR * (eval_seconds + 2.0 * save_seconds)
-        if self.horizon <= self.clock.elapsed():
-            raise UserError(
-                f"a time budget of {self.seconds / 60:g} minutes leaves no time to train: "
-                f"{self.clock.elapsed():.1f} s are spent and the final evaluation and save need "
-                f"about {self.reserve:.1f} s"
-            )
+    def left(self) -> float:
+        return self.seconds - self.clock.elapsed()
+
+    def first_eval_seconds(self) -> float:
+        """The starting point's evaluation: its share, and never more than a quarter of what is left."""
+        return max(0.0, min(self.FIRST_EVAL_SHARE * self.seconds, 0.25 * self.left()))
+
+    def set_reserve(self, eval_seconds: float | None, save_seconds: float) -> None:
+        """Plan the final work from the first evaluation and checkpoint as timed on this machine:
+        `eval_seconds` is what the whole dev set took (None: the first evaluation was cut short, or 0
+        without a dev set), `save_seconds` what the checkpoint took."""
+        cap = self.FINAL_EVAL_SHARE * self.seconds
+        self.final_eval = cap if eval_seconds is None else min(cap, self.FULL_EVAL_MARGIN * eval_seconds)
+        self.save_seconds = save_seconds
+        self.reserve = self.final_eval + 2 * self.SAVE_FACTOR * save_seconds + self.GRACE
+
+    def periodic_eval_seconds(self) -> float:
+        """A periodic evaluation's time: its share, what the periodic share has left, and never past the horizon."""
+        return max(
+            0.0,
+            min(
+                self.FIRST_EVAL_SHARE * self.seconds,
+                self.PERIODIC_EVAL_SHARE * self.seconds - self.periodic_spent,
+                self.horizon - self.clock.elapsed(),
+            ),
+        )
+
+    def final_eval_seconds(self) -> float:
+        """The final evaluation's time, after the final checkpoint: the plan, or what is left once the
+        export and the grace are kept back."""
+        return max(0.0, min(self.final_eval, self.left() - self.SAVE_FACTOR * self.save_seconds - self.GRACE))
 
     def progress(self) -> float:
         return min(1.0, self.clock.elapsed() / self.horizon) if self.horizon > 0 else 1.0

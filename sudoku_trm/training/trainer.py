@@ -155,11 +155,14 @@ class Trainer:
         log: Callable[[str], None] = print,
         on_step: Callable[[int, float, dict | None], None] | None = None,
         started: float | None = None,
+        on_activity: Callable[[str], None] | None = None,
     ):
         """`log` receives text lines (rank 0 only); `on_step(step, progress, latest record or None)` drives
         a progress bar; `started` is the `time.perf_counter()` reading the run's clock starts from
-        (default: now; the CLI passes its command's start, so that importing torch counts too)."""
+        (default: now; the CLI passes its command's start, so that importing torch counts too);
+        `on_activity(text)` hears what the trainer turns to: "training", "evaluating ...", "saving ..."."""
         self.model_config, self.config, self.log, self.on_step = model_config, config, log, on_step
+        self.on_activity = on_activity
         self.rank, self.world, self.device = join_processes(config)
         self.clock = Clock(self.device, started)  # setup counts against a time budget too
         self.budget = TimeBudget(config.time_budget, self.clock) if config.time_budget else None
@@ -289,6 +292,7 @@ class Trainer:
             if self.budget is not None:
                 self.time_final_work()
                 speed.restart(self.step)
+            self.doing("training")
             while until is None or self.step < until:
                 progress = self.decided = self.next_progress()
                 if progress is None:  # the budget ran out before a step could run as the last (a stall)
@@ -315,11 +319,12 @@ class Trainer:
                     self.on_step(self.step, progress, record)
                 if last:
                     break
-                if self._every(config.eval_every):
-                    self.evaluate_dev()
+                if self._every(config.eval_every) and self.dev_set is not None:
+                    self.periodic_evaluation()
                     speed.restart(self.step)
                 if self._every(config.checkpoint_every):
                     self.save()
+                    self.doing("training")
                     speed.restart(self.step)
         except KeyboardInterrupt:
             self.save()
@@ -329,23 +334,32 @@ class Trainer:
             ) from None
         self.save()
         if finished:
-            summary["eval"] = self.evaluate_dev()
+            summary["eval"] = self.evaluate_dev(None if self.budget is None else self.budget.final_eval_seconds())
+        self.doing("done")
         return summary
 
     def time_final_work(self) -> None:
-        """Under a time budget, before the first step: one dev evaluation (the starting point, logged)
-        and one checkpoint, timed, set the reserve kept back for the same work after the last step."""
+        """Under a time budget, before the first step: the starting point's dev evaluation (cut to its
+        share of the budget) and one checkpoint, timed, plan the work kept back for after the last step
+        (see `TimeBudget`). A budget that setup has already spent trains no step; the run still saves."""
+        budget = self.budget
+        assert budget is not None
         started = self.clock.elapsed()
-        self.evaluate_dev()
+        first = self.evaluate_dev(budget.first_eval_seconds())
         evaluated = self.clock.elapsed()
         self.save()
         saved = self.clock.elapsed()
-        assert self.budget is not None
-        self.budget.set_reserve(evaluated - started, saved - evaluated)
-        self.log(
-            f"time budget {self.budget.seconds / 60:g} min: {self.budget.reserve:.1f} s kept for the final "
-            f"evaluation and save, {self.budget.horizon - saved:.0f} s left for training"
-        )
+        whole = self.dev_set is None or (first is not None and first["puzzles"] == len(self.dev_set))
+        budget.set_reserve((evaluated - started) if whole else None, saved - evaluated)
+        training = budget.horizon - saved
+        if self.rank == 0:
+            self.log(
+                f"time budget {budget.seconds / 60:g} min: {saved:.1f} s spent on setup, the first evaluation "
+                f"and checkpoint; {max(training, 0.0):.0f} s for training; {budget.reserve:.1f} s kept for the "
+                "final evaluation, checkpoint and export"
+            )
+            if training <= 0:
+                self.log("note: the time budget is spent before training could start: no step runs")
 
     def _every(self, interval: int) -> bool:
         return bool(interval) and self.step % interval == 0
@@ -371,19 +385,54 @@ class Trainer:
             self.log(step_line(record, None if self.budget else self.config.steps))
         return record
 
-    def evaluate_dev(self) -> dict | None:
-        """The EMA's dev figures (rank 0), each puzzle read at its own halting step."""
+    def evaluate_dev(self, seconds: float | None = None) -> dict | None:
+        """The EMA's dev figures (rank 0), each puzzle read at its own halting step. With `seconds`, only
+        the first dev puzzles that fit in that time (said in the log line and the record's `dev_puzzles`);
+        None when not one did (logged)."""
         if self.dev_set is None or self.rank != 0:
             return None
-        result = evaluate(self.ema, self.dev_set, batch_size=self.config.eval_batch_size).to_dict()
-        append_record(self.run_dir / METRICS_NAME, {"step": self.step, "eval": result})
-        self.log(eval_line(self.step, result))
+        total = len(self.dev_set)
+        limit = "" if seconds is None else f", at most {seconds:.1f} s"
+        self.doing(f"evaluating the EMA on {total} dev puzzles{limit}")
+        if seconds is None:
+            scores = evaluate(self.ema, self.dev_set, batch_size=self.config.eval_batch_size)
+        else:
+            scores = evaluate(
+                self.ema, self.dev_set, batch_size=self.config.eval_batch_size, seconds=seconds, now=self.clock.elapsed
+            )
+        if scores is None:
+            self.log(f"eval step {self.step}: skipped, no dev puzzle fits in the {seconds:.1f} s the budget leaves")
+            return None
+        result = scores.to_dict()
+        record = {"step": self.step, "eval": result}
+        line = eval_line(self.step, result)
+        if scores.puzzles < total:
+            record["dev_puzzles"] = total
+            line += f"  (first {scores.puzzles} of {total} dev puzzles: cut to fit the time budget)"
+        append_record(self.run_dir / METRICS_NAME, record)
+        self.log(line)
         return result
+
+    def periodic_evaluation(self) -> None:
+        """An evaluation every `eval_every` steps; under a time budget, cut to its share (TimeBudget)."""
+        if self.budget is None:
+            self.evaluate_dev()
+        else:
+            started = self.clock.elapsed()
+            self.evaluate_dev(self.budget.periodic_eval_seconds())
+            self.budget.periodic_spent += self.clock.elapsed() - started
+        self.doing("training")
+
+    def doing(self, activity: str) -> None:
+        """Tell `on_activity` what the trainer turns to (rank 0)."""
+        if self.on_activity is not None and self.rank == 0:
+            self.on_activity(activity)
 
     # -- checkpoints and export ------------------------------------------------------------------
 
     def save(self) -> None:
         """Write the checkpoint atomically (rank 0); every rank must call it, to hand over its own state."""
+        self.doing(f"saving the checkpoint (step {self.step})")
         ranks = distributed.gather_to_rank0(self._rank_state(), self.rank, self.world)
         if self.rank == 0:
             save_checkpoint(
