@@ -83,7 +83,8 @@ class TimeBudget:
       of the last two about one checkpoint's time, counted twice over for a busy machine), plus GRACE.
     - Training gets the rest: progress is elapsed time over the horizon (budget less reserve). Judged
       by the last step's duration, the step after which no other would fit before the horizon is the
-      last, and runs at progress 1; once the horizon has passed, no step starts.
+      last, and runs at progress 1; a step that would end past the horizon does not start (a stall
+      then ends the run without a step at progress 1: see Trainer.run).
     - The final evaluation is cut to the time actually left (`final_eval_seconds`), so a slow last step
       or a load spike shortens it instead of running past the budget."""
 
@@ -93,6 +94,7 @@ class TimeBudget:
     SAVE_FACTOR = 2.0  # a checkpoint or an export takes at most this many times the first checkpoint
     GRACE = 1.0  # seconds kept free at the very end (returning from the trainer, exiting)
     FULL_EVAL_MARGIN = 1.25  # the final evaluation of the whole dev set may take this much longer than the first
+    STEP_MARGIN = 1.25  # a step may take this much longer than the one before it (a busy machine)
 
     def __init__(self, minutes: float, clock: Clock):
         self.seconds = 60.0 * minutes
@@ -147,7 +149,8 @@ class TimeBudget:
     def next_progress(self) -> float | None:
         """The progress the next step runs at, or None when the budget for training is spent."""
         elapsed = self.clock.elapsed()
-        if self.last or elapsed >= self.horizon:
-            return None
-        self.last = elapsed + 2.0 * self.step_seconds > self.horizon  # the step after it would not fit
+        if self.last or elapsed + self.STEP_MARGIN * self.step_seconds > self.horizon:
+            return None  # a step now would end past the horizon (the first, of unknown length, always runs)
+        # The step after this one would not start (it would end past the horizon): this one is the last.
+        self.last = elapsed + (1.0 + self.STEP_MARGIN) * self.step_seconds > self.horizon
         return 1.0 if self.last else elapsed / self.horizon
