@@ -11,7 +11,6 @@ the reader closed the output pipe early (`solve ... | head -1`; quiet, as for an
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import List, Optional
@@ -29,6 +28,7 @@ from sudoku_trm.cli.terminal import (
     stderr,
     stdout,
 )
+from sudoku_trm.cli.usage import TidyGroup
 from sudoku_trm.errors import UserError
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.training.config import TrainConfig
@@ -36,6 +36,7 @@ from sudoku_trm.training.recipes import CPU_RECIPE, DEFAULT_RECIPE, RECIPES, by_
 from sudoku_trm.training.recipes import configs as recipe_configs
 
 app = typer.Typer(
+    cls=TidyGroup,  # plain metavars, checked choices, one-line usage errors (cli/usage.py)
     name="sudoku-trm",
     help="Solve Sudoku with a Tiny Recursive Model (TRM) trained with the CGAR curriculum.",
     no_args_is_help=True,
@@ -219,7 +220,9 @@ def train(
     ),
 ) -> None:
     """Train a TRM with deep supervision and the CGAR curriculum (CUDA when there is one, else CPU)."""
-    started = time.perf_counter()  # a --time-budget counts from here: importing torch takes seconds too
+    from sudoku_trm.training.started import process_start
+
+    started = process_start()  # a --time-budget counts from the process's start: imports take seconds too
     from sudoku_trm.cli import train as cli_train  # imported when the command runs: keeps torch out of `--help`
     from sudoku_trm.model.devices import resolve_device
 
@@ -416,6 +419,38 @@ def check(
     code = cli_check.run(files, limit, as_json, stdout)
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+@reports_user_errors
+def generate(
+    count: int = typer.Option(10, "--count", "-n", min=0, help="How many puzzles."),
+    difficulty: str = typer.Option(
+        "singles",
+        "--difficulty",
+        "-d",
+        help="What solves them: singles (naked and hidden singles alone), logic (locked candidates needed "
+        "too), guesses (logic stalls: search needed).",
+    ),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", help="Same seed, same puzzles (default: drawn, said on stderr)."
+    ),
+    fmt: str = typer.Option("line", "--format", help="line, grid or csv: forms solve, eval and check read."),
+    answers: bool = typer.Option(False, "--answers", help="Write each solution beside its puzzle (line, csv)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON record per puzzle (puzzle, solution, level)."),
+) -> None:
+    """Generate unique puzzles of a level, graded by the exact solver as `check` grades them."""
+    from sudoku_trm.cli import generate as cli_generate  # imported late: keeps `--help` fast
+    from sudoku_trm.sudoku.logic import LEVELS
+    from sudoku_trm.sudoku.puzzles import FORMATS
+
+    if difficulty not in LEVELS:
+        raise fail(f"--difficulty must be one of {', '.join(LEVELS)}, not {difficulty!r}", 2)
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", 2)
+    if answers and fmt == "grid":
+        raise fail("--answers has no place in grid form: use --format line or csv", 2)
+    cli_generate.run(count, difficulty, seed, fmt, answers, as_json, stdout)
 
 
 from sudoku_trm.cli.download import download_app  # noqa: E402

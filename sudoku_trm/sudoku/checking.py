@@ -13,6 +13,7 @@ import numpy as np
 
 from sudoku_trm.errors import InputError
 from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku.logic import levels
 from sudoku_trm.sudoku.puzzles import Puzzle, format_line, read_puzzles
 
 SEVERAL = 2  # search stops at this many solutions: enough to prove a puzzle is not unique
@@ -24,6 +25,7 @@ class PuzzleCheck:
     solutions: int  # 0, 1, or SEVERAL meaning "two or more"
     guesses: int
     solution: np.ndarray | None
+    level: str | None = None  # a unique puzzle's level (sudoku/logic.py LEVELS): what solves it
 
     @property
     def verdict(self) -> str:
@@ -32,6 +34,8 @@ class PuzzleCheck:
     def describe(self) -> str:
         givens = int(np.count_nonzero(self.puzzle.grid))
         text = f"{self.puzzle.file}:{self.puzzle.line}: {self.verdict}, {givens} givens, {self.guesses} guesses"
+        if self.level is not None:
+            text += f", level {self.level}"
         if self.solution is not None and self.solutions == 1:
             text += f"\n  {format_line(self.solution)}"
         return text
@@ -44,6 +48,7 @@ class PuzzleCheck:
             "verdict": self.verdict,
             "solutions": self.solutions,
             "guesses": self.guesses,
+            "level": self.level,
             "solution": format_line(self.solution) if self.solutions == 1 else None,
         }
 
@@ -73,10 +78,13 @@ def check_puzzles(puzzles: list[Puzzle]) -> tuple[list[PuzzleCheck], list[InputE
         return [], []
     grids = np.stack([p.grid for p in puzzles])
     solutions, counts, guesses = solver.analyse_batch(grids, limit=SEVERAL)
+    grades = levels(grids)
     records, errors = [], []
-    for puzzle, solution, count, guess_count in zip(puzzles, solutions, counts, guesses):
+    for puzzle, solution, count, guess_count, level in zip(puzzles, solutions, counts, guesses, grades):
         count = int(count)
-        records.append(PuzzleCheck(puzzle, count, int(guess_count), solution if count else None))
+        records.append(
+            PuzzleCheck(puzzle, count, int(guess_count), solution if count else None, level if count == 1 else None)
+        )
         if count != 1:
             problem = "has no solution" if count == 0 else "has several solutions"
             errors.append(InputError(f"puzzle {problem}", puzzle.file, puzzle.line))

@@ -44,9 +44,10 @@ def _place(cand, value, cell, digit_bit):
 
 
 @njit(cache=True)
-def _rounds(givens, rounds):
+def _rounds(givens, rounds, locked):
     """Fill `rounds` (uint8[81]) for one puzzle; returns the last round that placed a cell (0 if none),
-    or -1 when the givens contradict each other or logic runs into a contradiction."""
+    or -1 when the givens contradict each other or logic runs into a contradiction. `locked`: use
+    locked candidates (else singles only)."""
     cand = np.empty(CELLS, dtype=np.int32)
     value = np.zeros(CELLS, dtype=np.uint8)
     for cell in range(CELLS):
@@ -62,7 +63,7 @@ def _rounds(givens, rounds):
     last = 0
     round_number = 0
     while True:
-        while True:  # locked candidates to a fixed point: eliminations are free between rounds
+        while locked:  # locked candidates to a fixed point: eliminations are free between rounds
             struck = _locked_candidates(cand)
             if struck < 0:
                 return -1
@@ -100,20 +101,35 @@ def _rounds(givens, rounds):
 
 
 @njit(cache=True)
-def _rounds_batch(grids, rounds, stalls):
+def _rounds_batch(grids, rounds, stalls, locked):
     for i in range(grids.shape[0]):
-        stalls[i] = _rounds(grids[i], rounds[i])
+        stalls[i] = _rounds(grids[i], rounds[i], locked)
 
 
-def logic_rounds(grids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def logic_rounds(grids, locked: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For puzzles (N, 81): `rounds` (N, 81) uint8 (0 givens, k placed in round k, `stall + 1` never placed),
     `solved` (N,) bool (logic alone placed every cell) and `stall` (N,) int: the last round that placed a
-    cell (-1 where the puzzle contradicts itself; its rounds are then meaningless)."""
+    cell (-1 where the puzzle contradicts itself; its rounds are then meaningless). `locked=False`: naked
+    and hidden singles only, without locked candidates (the "singles" level of sudoku/generate.py)."""
     grids = _as_grids(grids, single=False)
     rounds = np.empty_like(grids)
     stalls = np.zeros(len(grids), dtype=np.int64)
-    _rounds_batch(grids, rounds, stalls)
+    _rounds_batch(grids, rounds, stalls, bool(locked))
     never = rounds == NEVER
     solved = ~never.any(axis=1) & (stalls >= 0)
     rounds = np.where(never, (np.maximum(stalls, 0) + 1)[:, None], rounds).astype(np.uint8)
     return rounds, solved, stalls
+
+
+# Difficulty levels, named by what solves a unique puzzle (as qqwing names its own): naked and hidden
+# singles alone; logic, where locked candidates are needed too; guesses, where logic stalls and only a
+# search finishes.
+LEVELS: tuple[str, ...] = ("singles", "logic", "guesses")
+
+
+def levels(grids) -> list[str]:
+    """The level (one of LEVELS) of each of (N, 81) puzzles, which should have exactly one solution
+    (logic never solves a puzzle with several; one with none grades as `guesses`)."""
+    singles = logic_rounds(grids, locked=False)[1]
+    logic = logic_rounds(grids)[1]
+    return [LEVELS[0] if s else LEVELS[1] if lg else LEVELS[2] for s, lg in zip(singles, logic)]
