@@ -38,7 +38,7 @@ def invoke(*args: str):
 
 def test_solve_json_reports_each_answers_stage_and_cost(tmp_path):
     result = invoke("solve", rows(0, MORE_STEPS, NEVER, tmp_path=tmp_path), "--effort", "default", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # NEVER's answer breaks the rules
     first, rescued, never = (json.loads(line)["adaptive"] for line in result.stdout.splitlines())
     assert first | {"found_by": None} == {
         "stage": "model",
@@ -77,7 +77,7 @@ def test_eval_reports_the_model_alone_beside_adaptive_solving(tmp_path):
         (["--effort", "default", "--votes", "4"], "without --steps and --votes"),
         (["--budget", "20", "--steps", "2"], "without --steps and --votes"),
         (["--effort", "default", "--trace"], "watch it live"),
-        (["--effort", "hard"], "must be one of off, fast, default, thorough"),
+        (["--effort", "hard"], "must be one of auto, off, commit, search, fast, default, thorough"),
     ],
 )
 def test_misuse_is_bad_usage(tmp_path, extra, message):
@@ -87,7 +87,7 @@ def test_misuse_is_bad_usage(tmp_path, extra, message):
 
 
 def test_a_budget_below_the_model_is_one_line_and_exit_1(tmp_path):
-    result = invoke("solve", rows(0, tmp_path=tmp_path), "--budget", "3")
+    result = invoke("solve", rows(0, tmp_path=tmp_path), "--effort", "default", "--budget", "3")
     assert result.exit_code == 1
     assert "less than the model's own run (4 steps)" in result.output
 
@@ -107,10 +107,10 @@ def frames(monkeypatch):
     return shown
 
 
-def watch(path: str) -> str:
+def watch(path: str, code: int = 0) -> str:
     out = Console(file=io.StringIO(), force_terminal=True, width=120, color_system=None)
     options = cli_solve.SolveOptions(weights=PUZZLES.parent / "solver_model", delay=0.0, effort="default", animate=True)
-    assert cli_solve.run(path, options, out, Console(file=io.StringIO())) == 0
+    assert cli_solve.run(path, options, out, Console(file=io.StringIO())) == code
     return out.file.getvalue()
 
 
@@ -128,7 +128,7 @@ def test_the_live_view_shows_more_steps_and_the_moment_a_valid_answer_is_found(t
 
 
 def test_the_live_view_names_steps_beyond_training_then_the_copies(tmp_path, frames):
-    shown = watch(rows(NEVER, tmp_path=tmp_path))
+    shown = watch(rows(NEVER, tmp_path=tmp_path), code=3)  # no valid answer: exit 3
     lines = [status(f) for f in frames if re.search(r"step [1-9]", status(f))]
     assert [line.split()[1] for line in lines[:8]] == [f"{k}/8" for k in range(1, 9)]
     assert all("(beyond training)" in line for line in lines[4:8])

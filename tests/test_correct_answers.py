@@ -45,12 +45,14 @@ def line(grid) -> str:
 
 def invoke(weights, *args):
     result = runner.invoke(app, [*args, "--weights", str(weights)])
-    assert result.exit_code == 0, result.output
+    some_break = args[0] == "solve" and result.exit_code == 3  # solve: some answer breaks the rules
+    assert result.exit_code == 0 or some_break, result.output
     return result
 
 
 def solve_json(weights, path=PUZZLES, *args):
-    result = invoke(weights, "solve", str(path), "--json", *args)
+    """The model alone (--effort off), as eval scores it."""
+    result = invoke(weights, "solve", str(path), "--json", "--effort", "off", *args)
     return [json.loads(text) for text in result.stdout.splitlines()]
 
 
@@ -110,7 +112,7 @@ def plain_blocks(stdout: str, path: Path) -> dict[int, str]:
 
 def test_plain_output_shows_the_answer_the_verdict_and_how_it_stopped(solver_weights):
     records = {r["line"]: r for r in solve_json(solver_weights)}
-    stdout = invoke(solver_weights, "solve", str(PUZZLES)).stdout
+    stdout = invoke(solver_weights, "solve", str(PUZZLES), "--effort", "off").stdout
     blocks = plain_blocks(stdout, PUZZLES)
     assert sorted(blocks) == sorted(records)
     for number, block in blocks.items():

@@ -3,11 +3,16 @@ known: always right, wrong on one cell, confidently wrong; and through `solve`/`
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
+from typer.testing import CliRunner
 
+from sudoku_trm.cli import app
 from sudoku_trm.inference.engine import InferenceConfig
 from sudoku_trm.inference.search import (
     COMMIT_DECODING,
@@ -209,3 +214,98 @@ def test_bad_settings_are_refused():
     for bad in (dict(budget=0), dict(threshold=0.0), dict(branch="widest")):
         with pytest.raises(ValueError):
             SearchConfig(**bad)
+
+
+# -- in the commands -------------------------------------------------------------------------------------
+
+
+def test_solve_answers_every_valid_puzzle_by_default(solver_weights):
+    result = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights)])
+    assert result.exit_code == 0, result.output
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("6 valid: ") and "model calls" in summary
+    records = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--json"])
+    search = [json.loads(line)["search"] for line in records.stdout.splitlines()]
+    assert all(json.loads(line)["valid"] for line in records.stdout.splitlines())
+    assert {s["found_by"] for s in search} <= {MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH, EXACT_SOLVER}
+    assert all(s["model_calls"] <= s["budget"] == 16 for s in search)
+
+
+def test_a_rule_breaking_answer_exits_3_and_points_to_the_way_out(solver_weights):
+    result = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--effort", "off"])
+    assert result.exit_code == 3, result.output
+    note = result.stderr.strip().splitlines()[-1]
+    assert "break the rules" in note and "--effort search" in note and "sudoku-trm check puzzles/easy.txt" in note
+
+
+def test_watching_the_model_alone_turns_the_search_off(solver_weights):
+    result = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--steps", "2"])
+    assert result.exit_code == 3  # the model alone, two steps: wrong, said so
+    refused = CliRunner().invoke(
+        app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--effort", "search", "--trace"]
+    )
+    assert refused.exit_code == 2
+
+
+def test_eval_reports_the_search_beside_the_model_alone_and_the_exact_solver(solver_weights):
+    result = CliRunner().invoke(
+        app,
+        ["eval", "puzzles/medium.txt", "--weights", str(solver_weights), "--effort", "search", "--budget", "3"],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(
+        CliRunner()
+        .invoke(
+            app,
+            ["eval", "puzzles/medium.txt", "--weights", str(solver_weights), "--effort", "search", "--budget", "3"]
+            + ["--json"],
+        )
+        .stdout
+    )
+    assert document["effort"] == "search" and document["budget"] == 3
+    search = document["files"][0]["search"]
+    assert sum(search["found_by"].values()) == 6 and search["mean_model_calls"] <= 3
+    assert search["mean_exact_solver_guesses"] == pytest.approx(
+        np.mean([solver.analyse(q, 1).guesses for q in load_puzzle_set("puzzles/medium.txt").questions])
+    )
+    assert document["files"][0]["valid"] == 1.0 and search["single_grid_accuracy"] < 1.0
+
+
+def test_the_live_view_draws_commits_guesses_and_backtracks(easy, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from sudoku_trm.cli import live
+
+    puzzle, solution = easy.questions[0], easy.answers[0]
+    legal = legal_digits(puzzle)[0]
+    cell = next(c for c in range(CELLS) if legal[c].sum() >= 2)
+    digit = next(d + 1 for d in range(9) if legal[cell, d] and d + 1 != solution[cell])
+    model = Scripted(wrong_on_one_cell(solution, cell, digit))
+    frames = []
+    monkeypatch.setattr(live.Live, "update", lambda self, renderable, refresh=False: frames.append(renderable))
+    out = Console(file=io.StringIO(), force_terminal=True, width=120)
+    from sudoku_trm.sudoku.puzzles import Puzzle
+
+    shown = Puzzle(puzzle, None, "<test>", 1)
+    solutions, last, outcome = live.watch(
+        out,
+        shown,
+        lambda: model,
+        InferenceConfig,
+        0.0,
+        lambda m, n: contextlib.nullcontext(),
+        None,
+        lambda: SearchConfig(budget=50),
+    )
+    text = []
+    for frame in frames:
+        console = Console(file=io.StringIO(), width=160, color_system=None)
+        console.print(frame)
+        text.append(console.file.getvalue())
+    statuses = [t.strip().splitlines()[-1] for t in text]
+    assert any("committed" in s for s in statuses)
+    assert any("backtrack" in s for s in statuses) and any("guess r" in s for s in statuses)
+    assert any(s.startswith("call 2") for s in statuses)
+    assert (solutions.answers[0] == solution).all() and outcome.found == [GUIDED_SEARCH]

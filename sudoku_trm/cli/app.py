@@ -297,7 +297,7 @@ FILES_HELP = "line, grid or CSV form; - reads stdin"
 
 @app.command()
 @reports_user_errors
-@with_model_options
+@with_model_options(effort="auto")
 def solve(
     files: List[str] = typer.Argument(..., metavar=FILES_METAVAR, help=f"Puzzle files ({FILES_HELP})."),
     model: ModelOptions = ModelOptions(),  # the model flags: see model_options.py
@@ -321,15 +321,23 @@ def solve(
 ) -> None:
     """Solve puzzles with the model and watch it refine its answer step by step.
 
-    Every answer is checked against Sudoku's rules. Bad lines and unsolvable puzzles are reported
-    (file:line) and skipped, the rest is still solved; the exit code is then 1.
+    Every answer is checked against Sudoku's rules. By default (guided search) every valid puzzle gets a
+    valid answer, and the summary says how much of it the model found. Bad lines and unsolvable puzzles
+    are reported (file:line) and skipped, the rest is still solved; the exit code is then 1. An answer
+    that breaks the rules (--effort off, commit or adaptive) makes the exit code 3.
     """
     from sudoku_trm.cli import solve as cli_solve
 
-    if model.adaptive and (trace or svg is not None or show_passes):
+    model = model.resolved(model.steps is not None or model.votes > 1 or trace or svg is not None or show_passes)
+    if (model.adaptive or model.search or model.commit) and (trace or svg is not None or show_passes):
         raise typer.BadParameter(
-            "--trace, --svg and --show-passes draw one chain's steps; adaptive solving runs several: "
-            "watch it live on a terminal instead",
+            "--trace, --svg and --show-passes draw one run's steps; adaptive solving, commit decoding and "
+            "search run several: watch it live on a terminal instead",
+            param_hint="'--effort' / '--budget'",
+        )
+    if model.search and (model.steps is not None or model.votes > 1):  # --budget alone means search here
+        raise typer.BadParameter(
+            "--effort search stops each puzzle by itself: give it without --steps and --votes",
             param_hint="'--effort' / '--budget'",
         )
     options = cli_solve.SolveOptions(
@@ -374,11 +382,11 @@ def evaluate(
     """
     from sudoku_trm.cli import eval as cli_eval
 
-    options = cli_eval.EvalOptions(**asdict(model), limit=limit, as_json=as_json)
+    options = cli_eval.EvalOptions(**asdict(model.resolved(False)), limit=limit, as_json=as_json)
     if sweep:
         from sudoku_trm.cli import sweep as cli_sweep
 
-        if model.adaptive or model.steps is not None or model.votes > 1:
+        if model.effort != "off" or model.budget is not None or model.steps is not None or model.votes > 1:
             raise typer.BadParameter(
                 "--sweep runs the thorough plan at each of its own budgets: give it without "
                 "--effort, --budget, --steps and --votes",

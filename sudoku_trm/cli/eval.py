@@ -6,7 +6,10 @@ malformed lines) are reported with file:line and left out, the rest is still eva
 adaptive solving (--effort, --budget), the model's own single-pass accuracy and how often the extra
 compute rescued (or spoiled) an answer are reported beside the figures it gives: test-time compute is
 shown next to the model's own figure, never instead of it. Under adaptive solving, steps are model steps
-per puzzle over all its chains.
+per puzzle over all its chains. Under guided search (--effort search) the report adds who found the
+answers (model alone, commit decoding, guided search, exact solver), mean model calls, cells committed,
+guesses and backtracks, beside the exact solver's own guesses on the same puzzles (to the first solution,
+as the search stops at its first): how many guesses the model saves over plain search.
 
 Halting is reported as what halted: the share of puzzles the model stopped before the step limit, and
 the precision of those stops (halted and right / halted), "n/a" (null in JSON) when none halted. In
@@ -62,11 +65,75 @@ class ComputeEffect:
 
 
 @dataclass
+class SearchEffect:
+    """What guided search did, over a file: who found the answers and what it cost, against plain search."""
+
+    single_grid_accuracy: float  # the model alone
+    rescued: int  # wrong alone, right after the search
+    spoiled: int  # right alone, wrong after it (never, with a unique solution)
+    found_by: dict[str, int]  # model alone, commit decoding, guided search, exact solver, no solution
+    without_exact_solver: float  # share of puzzles answered validly before the budget ran out
+    mean_model_calls: float
+    mean_committed: float
+    mean_guesses: float
+    mean_backtracks: float
+    mean_finishing_solver_guesses: float  # the exact solver's, where it finished
+    mean_exact_solver_guesses: float  # the exact solver's own, on the puzzles as posed, to the first solution
+
+
+@dataclass
+class SearchCounts:
+    """Per puzzle: what guided search did, and the exact solver's own guesses."""
+
+    found: np.ndarray  # (N,) str
+    valid: np.ndarray
+    calls: np.ndarray
+    committed: np.ndarray
+    guesses: np.ndarray
+    backtracks: np.ndarray
+    solver_guesses: np.ndarray
+    exact_guesses: np.ndarray
+
+    @staticmethod
+    def of(result, questions: np.ndarray) -> "SearchCounts":
+        from sudoku_trm.sudoku.solver import analyse_batch
+
+        _, _, exact = analyse_batch(questions, limit=1)
+        r = result
+        return SearchCounts(
+            np.array(r.found), r.valid, r.calls, r.committed, r.guesses, r.backtracks, r.solver_guesses, exact
+        )
+
+    @staticmethod
+    def concat(parts: list["SearchCounts"]) -> "SearchCounts":
+        return SearchCounts(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in SearchCounts.__dataclass_fields__)
+        )
+
+    def effect(self, alone: np.ndarray, right: np.ndarray) -> SearchEffect:
+        from sudoku_trm.inference.search import EXACT_SOLVER, FOUND
+
+        return SearchEffect(
+            float(alone.mean()),
+            int((right & ~alone).sum()),
+            int((alone & ~right).sum()),
+            {name: int((self.found == name).sum()) for name in FOUND},
+            float((self.valid & (self.found != EXACT_SOLVER)).mean()),
+            float(self.calls.mean()),
+            float(self.committed.mean()),
+            float(self.guesses.mean()),
+            float(self.backtracks.mean()),
+            float(self.solver_guesses.mean()),
+            float(self.exact_guesses.mean()),
+        )
+
+
+@dataclass
 class FileReport:
     name: str
     scores: Scores
-    effect: ComputeEffect | None = None
-    effect_name: str = "voting"  # "voting", "adaptive" or "commit": the JSON key of `effect`
+    effect: ComputeEffect | SearchEffect | None = None
+    effect_name: str = "voting"  # "voting", "adaptive", "commit" or "search": the JSON key of `effect`
 
     def figures(self) -> dict:
         scores = self.scores.to_dict()
@@ -83,23 +150,27 @@ class Outcome:
     solutions: Solutions
     labels: np.ndarray
     single: Solutions | None = None
+    search: SearchCounts | None = None
 
 
 def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> int:
     errors, sets = load_sets(files, options.limit, err)
     model = load_model(options)
     outcomes = [_evaluate_set(model, puzzles, options, err) for puzzles in sets]
-    effect = "adaptive" if options.adaptive else "commit" if options.commit else "voting"
+    effect = (
+        "adaptive" if options.adaptive else "commit" if options.commit else "search" if options.search else "voting"
+    )
     reports = [_report(p.name, o, effect) for p, o in zip(sets, outcomes)]
     total = _report("total", _concat(outcomes), effect)
     budget = options.adaptive_budget(model) if options.adaptive else None
+    work = options.search_config().budget if options.search else None if budget is None else budget.work
 
     if options.as_json:
         document = {
             "weights": str(resolve_weights_dir(options.weights)),
             "votes": options.votes,
             "effort": options.effort if budget is None or options.effort != "off" else "default",
-            "budget": None if budget is None else budget.work,  # model steps per puzzle at most
+            "budget": work,  # model steps per puzzle at most (adaptive), model calls (search)
             "files": [r.to_dict() for r in reports],
             "total": {"files": len(reports), **total.figures()},  # over every file, even a single one
             "errors": errors,
@@ -138,7 +209,8 @@ def load_sets(files: list[str], limit: int | None, err: Console) -> tuple[list[s
 def _evaluate_set(model, puzzles: PuzzleSet, options: EvalOptions, err: Console) -> Outcome:
     with progress_bar(err, f"eval {puzzles.name}", len(puzzles)) as advance:
         solved = solve_puzzles(model, puzzles.questions, options, advance)
-    return Outcome(solved.solutions, puzzles.answers, solved.single)
+    counts = None if solved.searched is None else SearchCounts.of(solved.searched, puzzles.questions)
+    return Outcome(solved.solutions, puzzles.answers, solved.single, counts)
 
 
 def _concat(outcomes: list[Outcome]) -> Outcome:
@@ -147,6 +219,7 @@ def _concat(outcomes: list[Outcome]) -> Outcome:
         Solutions.concat([o.solutions for o in outcomes]),
         np.concatenate([o.labels for o in outcomes]),
         None if any(s is None for s in singles) else Solutions.concat(singles),
+        None if any(o.search is None for o in outcomes) else SearchCounts.concat([o.search for o in outcomes]),
     )
 
 
@@ -156,11 +229,16 @@ def _report(name: str, outcome: Outcome, effect_name: str) -> FileReport:
         return FileReport(name, scores)
     extra = (outcome.solutions.answers == outcome.labels).all(1)
     alone = (outcome.single.answers == outcome.labels).all(1)
+    if outcome.search is not None:
+        return FileReport(name, scores, outcome.search.effect(alone, extra), effect_name)
     effect = ComputeEffect(float(alone.mean()), int((extra & ~alone).sum()), int((alone & ~extra).sum()))
     return FileReport(name, scores, effect, effect_name)
 
 
 def _title(votes: int, adaptive: str | None, options: EvalOptions) -> str:
+    if options.search:
+        config = options.search_config()
+        return f"sudoku-trm eval (guided search: {config.budget} model calls per puzzle, then the exact solver)"
     if options.commit:
         return f"sudoku-trm eval (commit decoding at p >= {options.commit_threshold:g})"
     if adaptive is not None:
@@ -170,16 +248,27 @@ def _title(votes: int, adaptive: str | None, options: EvalOptions) -> str:
 
 def _table(reports: list[FileReport], total: FileReport | None, title: str) -> Table:
     extra = any(r.effect is not None for r in reports)
+    search = any(isinstance(r.effect, SearchEffect) for r in reports)
     table = Table(
         title=title,
         caption="exact: whole grid right · cells: blank cells right · valid: obeys every rule · halted: "
         "stopped by the model, not the step limit · precision: halted and right / halted (n/a: none "
-        "halted) · steps: mean (max)" + (" · alone: the model alone, single pass" if extra else ""),
+        "halted) · steps: mean (max)"
+        + (" · alone: the model alone, single pass" if extra else "")
+        + (
+            " · found by: model alone / commit decoding / guided search / exact solver · calls, guesses: "
+            "mean per puzzle · solver's: the exact solver's own guesses on the same puzzles"
+            if search
+            else ""
+        ),
     )
     table.add_column("file", overflow="fold")
     for column in ("puzzles", "exact", "cells", "valid", "halted", "precision", "steps", "puzzles/s"):
         table.add_column(column, justify="right", no_wrap=True)
-    if extra:
+    if search:
+        for column in ("alone", "found by", "calls", "guesses", "solver's"):
+            table.add_column(column, justify="right", no_wrap=True)
+    elif extra:
         for column in ("alone", "rescued", "spoiled"):
             table.add_column(column, justify="right", no_wrap=True)
     rows = reports + ([total] if total else [])
@@ -196,7 +285,17 @@ def _table(reports: list[FileReport], total: FileReport | None, title: str) -> T
             f"{s.mean_steps:.1f} ({s.max_steps})",
             f"{s.puzzles_per_second:,.1f}",
         ]
-        if report.effect is not None:
+        if isinstance(report.effect, SearchEffect):
+            v = report.effect
+            found = " / ".join(str(v.found_by[k]) for k in list(v.found_by)[:4])
+            cells += [
+                f"{v.single_grid_accuracy:.1%}",
+                found,
+                f"{v.mean_model_calls:.1f}",
+                f"{v.mean_guesses:.1f}",
+                f"{v.mean_exact_solver_guesses:.1f}",
+            ]
+        elif report.effect is not None:
             v = report.effect
             cells += [f"{v.single_grid_accuracy:.1%}", str(v.rescued), str(v.spoiled)]
         table.add_row(

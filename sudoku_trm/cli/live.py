@@ -6,9 +6,14 @@ and the decision taken on it, counted against the step limit. With `passes`, the
 recursion pass inside a step comes first. Under adaptive solving (`get_budget`) each frame shows one of
 the puzzle's chains: its own while it runs ("step 23/32 (beyond training)" past the trained horizon),
 then the most confident of its symmetric copies or restarts ("copy 3 of 8, step 5/16"), and the one that
-found a valid answer the moment it does. `delay` is the least time a frame stays up (so that a fast
-model can still be watched); the model's own time counts towards it, so a slow step is never delayed
-further. Something is always on screen: while the model loads or computes, the last frame says so.
+found a valid answer the moment it does. Under commit decoding and guided search (`get_decoding`) each
+model run is labelled ("call 3, depth 2, step 5/16"), and what happens between runs gets a frame of its
+own: the cells committed, a guess (cell and digit), a backtrack (the cells undone), the exact solver
+taking over. Past the first run (the model alone, drawn step by step) only each run's last step is
+drawn, and moves stay up half the delay, so a search of many calls can still be watched.
+`delay` is the least time a frame stays up (so that a fast model can still be watched); the model's own
+time counts towards it, so a slow step is never delayed further. Something is always on screen: while the
+model loads or computes, the last frame says so.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from sudoku_trm.cli.render import Frame
 from sudoku_trm.sudoku.puzzles import Puzzle
 
 if TYPE_CHECKING:
-    from sudoku_trm.inference.adaptive import AdaptiveSolutions, Budget, ChainStep
+    from sudoku_trm.cli.model_options import ModelOptions
+    from sudoku_trm.inference.adaptive import Budget, ChainStep
+    from sudoku_trm.inference.commit import Committed, RoundStep
     from sudoku_trm.inference.engine import InferenceConfig, Pass, Solutions, Step
+    from sudoku_trm.inference.search import CallStep, Move
     from sudoku_trm.model.trm import TRM
 
 
@@ -38,9 +46,10 @@ class Pace:
         self.delay = delay
         self.shown_at: float | None = None
 
-    def wait(self) -> None:
+    def wait(self, share: float = 1.0) -> None:
+        """Until the frame on screen has had `share` of the delay."""
         if self.shown_at is not None:
-            time.sleep(max(0.0, self.shown_at + self.delay - time.perf_counter()))
+            time.sleep(max(0.0, self.shown_at + self.delay * share - time.perf_counter()))
 
     def shown(self) -> None:
         self.shown_at = time.perf_counter()
@@ -54,10 +63,11 @@ def watch(
     delay: float,
     threads: Callable[[TRM, int], object],
     get_budget: Callable[[TRM], Budget] | None = None,
-) -> tuple[Solutions, Frame, AdaptiveSolutions | None]:
+    get_decoding: Callable[[], object] | None = None,
+) -> tuple[Solutions, Frame, object]:
     """Solve `puzzle` alone, drawing every frame live on `out`; returns the solutions (a batch of one), the
     last frame, whose status line the caller leaves on screen under the final answer, and with
-    `get_budget` (adaptive solving) its outcome.
+    `get_budget` (adaptive solving) or `get_decoding` (a CommitConfig or SearchConfig) its outcome.
 
     `get_model` loads the model (the first call may take seconds: frame 0 is up meanwhile) and
     `get_config` makes the inference config (it imports torch, so it too waits for frame 0); `threads`
@@ -68,9 +78,9 @@ def watch(
     pace = Pace(delay)
     with Live(console=out, auto_refresh=False, transient=True, vertical_overflow="visible") as live:
 
-        def show(frame: Frame, wait: bool = True) -> None:
+        def show(frame: Frame, wait: bool = True, share: float = 1.0) -> None:
             if wait:
-                pace.wait()
+                pace.wait(share)
             live.update(frame.render(name), refresh=True)
             pace.shown()
 
@@ -92,7 +102,24 @@ def watch(
             show(last)
 
         adaptive = None
-        if get_budget is None:
+        if get_decoding is not None:
+            from sudoku_trm.inference.commit import CommitConfig, commit_steps
+            from sudoku_trm.inference.search import search_steps
+
+            decoding = get_decoding()
+            drawing = Decoding(grid, depth)
+
+            def draw_decoding(event) -> None:
+                frame = drawing.frame(event)
+                if frame is not None:
+                    show(frame, share=drawing.share(event))
+
+            run = commit_steps if isinstance(decoding, CommitConfig) else search_steps
+            with threads(model, 1):
+                adaptive = engine.finish(run(model, grid[None], decoding, config), draw_decoding)
+            last = drawing.last
+            solutions = adaptive.solutions
+        elif get_budget is None:
             with threads(model, 1):
                 solutions = engine.finish(engine.solve_steps(model, grid[None], config), draw)
         else:
@@ -111,6 +138,71 @@ def watch(
             solutions = adaptive.solutions
         pace.wait()  # the last frame stays up its time too, then gives way to the final answer
     return solutions, last, adaptive
+
+
+def decoding(options: ModelOptions) -> Callable[[], object] | None:
+    """What the live view runs for --effort commit or search (made when called: it imports torch), or None."""
+    if options.search:
+        return options.search_config
+    if options.commit:
+
+        def commit():
+            from sudoku_trm.inference.commit import CommitConfig
+
+            return CommitConfig(options.commit_threshold)
+
+        return commit
+    return None
+
+
+class Decoding:
+    """Frames of a puzzle watched alone under commit decoding or guided search (a batch of one)."""
+
+    def __init__(self, puzzle: np.ndarray, depth: tuple[int, int]):
+        self.puzzle = puzzle
+        self.depth = depth
+        self.previous = puzzle
+        self.runs = 0  # model runs so far
+        self.choices = 0  # commits and guesses in force (search)
+        self.last = render.posed(puzzle, None, depth)
+
+    def label(self) -> str:
+        return f"call {self.runs}" + (f", depth {self.choices}" if self.choices else "")
+
+    @staticmethod
+    def share(event) -> float:
+        return 1.0 if hasattr(event, "event") else 0.5  # an engine step, or a move between runs
+
+    def frame(self, event: RoundStep | Committed | CallStep | Move) -> Frame | None:
+        """The frame to draw for `event`, or None (later runs' inner steps, retried halves of commits)."""
+        from sudoku_trm.inference.commit import Committed, RoundStep
+        from sudoku_trm.inference.engine import Step
+        from sudoku_trm.inference.search import CallStep
+
+        if isinstance(event, (RoundStep, CallStep)):
+            number = event.round if isinstance(event, RoundStep) else event.call
+            step = event.event
+            self.runs = number
+            if number > 1 and not (isinstance(step, Step) and step.stops[0]):
+                return None
+            frame = frame_of(step, self.puzzle, self.previous, self.depth, fixed=False)
+            frame = replace(frame, chain=self.label() if isinstance(event, CallStep) else f"round {number}")
+        elif isinstance(event, Committed):
+            count = int(event.cells[0].sum())
+            said = "solved" if event.solved[0] else f"committed {count} cells" if count else "nothing new is sure: stop"
+            frame = self._move_frame(event.grids[0], said, f"round {event.round}")
+        else:
+            if event.kind == "retry":
+                return None
+            self.choices = event.depth
+            frame = self._move_frame(event.grid, event.describe(), self.label())
+        self.previous = frame.answer
+        self.last = frame
+        return frame
+
+    def _move_frame(self, grid: np.ndarray, said: str, chain: str) -> Frame:
+        step, limit = self.last.step, self.last.limit
+        return Frame(self.puzzle, grid, None, self.previous, step, limit, self.depth, chain=chain, move=said)
 
 
 def frame_of(

@@ -18,6 +18,7 @@ when set, is left alone.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import os
@@ -34,12 +35,15 @@ if TYPE_CHECKING:
     from sudoku_trm.inference.adaptive import AdaptiveSolutions, Budget
     from sudoku_trm.inference.commit import CommitSolutions
     from sudoku_trm.inference.engine import InferenceConfig, Solutions
+    from sudoku_trm.inference.search import SearchConfig, SearchSolutions
     from sudoku_trm.inference.voting import VoteResult
     from sudoku_trm.model.trm import TRM
 
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # as devices.resolve_device reads them (not imported: torch)
-# off, commit decoding (inference/commit.py), then inference/adaptive.py's presets (not imported: torch)
-EFFORTS = ("off", "commit", "fast", "default", "thorough")
+# auto (solve's default), off, commit decoding (inference/commit.py), guided search (inference/search.py),
+# then inference/adaptive.py's presets (not imported: torch)
+EFFORTS = ("auto", "off", "commit", "search", "fast", "default", "thorough")
+SEARCH_BUDGET = 16  # inference/search.py DEFAULT_BUDGET (model calls per puzzle), repeated: --help imports no torch
 COMMIT_THRESHOLD = 0.9  # inference/commit.py DEFAULT_THRESHOLD, repeated here so --help imports no torch
 
 
@@ -74,8 +78,9 @@ class ModelOptions:
     seed: int = 0  # of the symmetries drawn for votes
     batch_size: int = 256
     bf16: bool = True
-    effort: str = "off"  # "off": the model alone; "commit": commit decoding; else adaptive solving's preset
-    budget: int | None = None  # model steps per puzzle at most (adaptive); alone it means the default preset
+    effort: str = "off"  # "off": the model alone; "commit": commit decoding; "search": guided search; else
+    # adaptive solving's preset; "auto" until `resolved`
+    budget: int | None = None  # adaptive: model steps per puzzle at most (alone: the default preset); search: calls
     commit_threshold: float = COMMIT_THRESHOLD  # --effort commit: a cell this sure becomes a given
 
     @property
@@ -83,8 +88,25 @@ class ModelOptions:
         return self.effort == "commit"
 
     @property
+    def search(self) -> bool:
+        return self.effort == "search"
+
+    @property
     def adaptive(self) -> bool:
-        return self.effort not in ("off", "commit") or self.budget is not None
+        return self.effort in ("fast", "default", "thorough") or (self.effort == "off" and self.budget is not None)
+
+    def resolved(self, watch_alone: bool) -> "ModelOptions":
+        """`auto` made concrete: guided search, which answers every valid puzzle validly, unless the flags ask
+        to watch the model alone (`watch_alone`: --steps, --votes, --trace, --svg, --show-passes) and no
+        --budget is given."""
+        if self.effort != "auto":
+            return self
+        return replace(self, effort="off" if watch_alone and self.budget is None else "search")
+
+    def search_config(self) -> SearchConfig:
+        from sudoku_trm.inference.search import SearchConfig
+
+        return SearchConfig(self.budget or SEARCH_BUDGET, self.commit_threshold)
 
     def adaptive_budget(self, model: TRM) -> Budget:
         """The preset --effort names (default when only --budget is given), capped at --budget."""
@@ -160,8 +182,12 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
             ModelOptions.effort,
             "--effort",
             callback=lambda value: _one_of(value, EFFORTS),
-            help="off (the model alone) | commit (commit decoding: the cells the model is sure of become "
-            "givens and it runs again, until solved or nothing new is sure) | adaptive solving: fast (more "
+            help="auto (solve's default: search, or off where --steps, --votes, --trace, --svg or --show-passes "
+            "watch the model alone) | off (the model alone) | commit (commit decoding: the cells the model is "
+            "sure of become givens and it runs again, until solved or nothing new is sure) | search (guided "
+            "search: commit decoding that branches on a stall in the model's order and backtracks out of dead "
+            f"ends, within --budget model calls, default {SEARCH_BUDGET}; then the exact solver finishes: every "
+            "valid puzzle gets a valid answer) | adaptive solving: fast (more "
             "steps, up to 2x) | default (then 8 symmetric copies, up to 10x) | thorough (more of both, and "
             "random restarts, up to 52x). Every answer is checked against the rules; a valid one ends its "
             "puzzle's work at once.",
@@ -174,7 +200,7 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
             ModelOptions.commit_threshold,
             "--commit-threshold",
             callback=lambda value: _probability(value),
-            help="--effort commit: the probability at which a cell is committed.",
+            help="--effort commit and search: the probability at which a cell is committed.",
         ),
     ),
     (
@@ -184,7 +210,8 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
             ModelOptions.budget,
             "--budget",
             min=1,
-            help="Model steps per puzzle at most, over all its chains (adaptive; alone: --effort default).",
+            help="Adaptive solving: model steps per puzzle at most, over all its chains (alone, with --effort "
+            "off: the default plan). --effort search: model calls per puzzle before the exact solver finishes.",
         ),
     ),
     ("batch_size", int, typer.Option(ModelOptions.batch_size, "--batch-size", min=1, help="Puzzles per model batch.")),
@@ -196,8 +223,11 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
 )
 
 
-def with_model_options(command: Callable) -> Callable:
-    """Declare the model flags where `command` has its `model` parameter; it receives them as a ModelOptions."""
+def with_model_options(command: Callable | None = None, **defaults) -> Callable:
+    """Declare the model flags where `command` has its `model` parameter; it receives them as a ModelOptions.
+    `@with_model_options(effort="auto")` gives a flag another default for that command."""
+    if command is None:
+        return functools.partial(with_model_options, **defaults)
     signature = inspect.signature(command, eval_str=True)
     if "model" not in signature.parameters:
         raise TypeError(f"{command.__name__} has no `model` parameter for the model flags")
@@ -205,7 +235,8 @@ def with_model_options(command: Callable) -> Callable:
     for parameter in signature.parameters.values():
         if parameter.name == "model":
             parameters += [
-                inspect.Parameter(name, parameter.kind, default=flag, annotation=kind) for name, kind, flag in _FLAGS
+                inspect.Parameter(name, parameter.kind, default=_defaulting(flag, name, defaults), annotation=kind)
+                for name, kind, flag in _FLAGS
             ]
         else:
             parameters.append(parameter)
@@ -219,7 +250,7 @@ def with_model_options(command: Callable) -> Callable:
                 "give one: --steps runs exactly N steps, --max-steps caps a run the model may halt sooner",
                 param_hint="'--steps' / '--max-steps'",
             )
-        if (model.adaptive or model.commit) and (model.steps is not None or model.votes > 1):
+        if (model.adaptive or model.commit or model.search) and (model.steps is not None or model.votes > 1):
             raise typer.BadParameter(
                 "--effort stops each puzzle by itself (and adaptive solving runs its own symmetric copies): "
                 "give it without --steps and --votes",
@@ -235,6 +266,15 @@ def with_model_options(command: Callable) -> Callable:
     wrapper.__signature__ = signature.replace(parameters=parameters)  # what Typer reads
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
     return wrapper
+
+
+def _defaulting(flag, name: str, defaults: dict):
+    """The flag's declaration with the command's own default, where it has one."""
+    if name not in defaults:
+        return flag
+    flag = copy.copy(flag)
+    flag.default = defaults[name]
+    return flag
 
 
 def load_model(options: ModelOptions) -> TRM:
@@ -273,6 +313,7 @@ class SolvedBatch:
     votes: VoteResult | None = None
     adaptive: AdaptiveSolutions | None = None
     committed: CommitSolutions | None = None
+    searched: SearchSolutions | None = None
 
     @property
     def single(self) -> Solutions | None:
@@ -281,6 +322,8 @@ class SolvedBatch:
             return self.votes.single
         if self.committed is not None:
             return self.committed.single
+        if self.searched is not None:
+            return self.searched.single
         return None if self.adaptive is None else self.adaptive.single
 
 
@@ -306,6 +349,13 @@ def solve_puzzles(
             if progress is not None:
                 progress(len(grids))
             return SolvedBatch(committed.solutions, committed=committed)
+        if options.search:
+            from sudoku_trm.inference.search import solve_searched
+
+            searched = solve_searched(model, grids, options.search_config(), inference)
+            if progress is not None:
+                progress(len(grids))
+            return SolvedBatch(searched.solutions, searched=searched)
         if options.adaptive:
             budget = options.adaptive_budget(model)
 

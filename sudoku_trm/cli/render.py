@@ -30,6 +30,7 @@ from sudoku_trm.sudoku.verdict import Verdict
 if TYPE_CHECKING:
     from sudoku_trm.inference.adaptive import AdaptiveSolutions
     from sudoku_trm.inference.engine import Solutions
+    from sudoku_trm.inference.search import SearchSolutions
 
 GIVEN = "bold"
 ANSWER = "cyan"
@@ -166,6 +167,7 @@ class Frame:
     note: str = ""  # what is going on meanwhile ("loading the model", "thinking")
     chain: str = ""  # adaptive solving: the chain shown, when not the puzzle's own ("copy 3 of 8")
     beyond: str = ""  # adaptive solving: why the own chain runs on ("beyond training")
+    move: str = ""  # commit decoding and search: what was done between model runs ("guess r3c5 = 7")
 
     @property
     def changed(self) -> list[int]:
@@ -192,14 +194,17 @@ class Frame:
         text = Text(self.where())
         if self.depth is not None:
             text.append(f"  depth ({self.depth[0]},{self.depth[1]})")
-        if self.step == 0:
+        if self.move:
+            text.append("  ")
+            text.append(self.move, "bold magenta")
+        elif self.step == 0:
             text.append(f"  the puzzle as posed, {int((self.puzzle == 0).sum())} blanks")
         elif self.pass_number is not None:
             text.append("  inside the step: no halting call yet")
         else:
             text.append(f"  halt p={self.halt_probability:.2f} -> ")
             text.append(self.decision, _decision_style(self.decision))
-        if self.step:
+        if self.step or self.move:
             changed = self.changed
             text.append(f"  changed {len(changed)}" + (f": {describe_cells(changed)}" if changed else ""))
             text.append(f"  unsure {self.unsure}", UNSURE if self.unsure else "")
@@ -246,10 +251,13 @@ class Solved:
     votes: int = 1
     fixed: bool = False  # --steps: a fixed count ran, whatever the halting head said
     adaptive: AdaptiveSolutions | None = None  # adaptive solving's outcome for the batch (row `index`)
+    searched: SearchSolutions | None = None  # guided search's outcome for the batch (row `index`)
 
     @property
     def found(self) -> str | None:
-        """Adaptive solving: which chain found the answer ("symmetric copy 3 at step 5")."""
+        """Adaptive solving: which chain found the answer ("symmetric copy 3 at step 5"); search: who and how."""
+        if self.searched is not None:
+            return self.searched.note(self.index)
         return None if self.adaptive is None else self.adaptive.found_by(self.index)
 
     @property
@@ -340,6 +348,25 @@ def answer_line(result: Solved) -> str:
     )
 
 
+def search_summary(results: list[Solved]) -> str:
+    """`12 valid: 9 by the model alone, 2 by guided search with 5 guesses, 1 finished by the exact solver`."""
+    from sudoku_trm.inference.search import COMMIT_DECODING, EXACT_SOLVER, GUIDED_SEARCH, MODEL_ALONE
+
+    valid = [r for r in results if r.verdict.valid and r.searched is not None]
+    found = [r.searched.found[r.index] for r in valid]
+    guesses = sum(int(r.searched.guesses[r.index]) for r in valid if r.searched.found[r.index] == GUIDED_SEARCH)
+    parts = []
+    for name, words in (
+        (MODEL_ALONE, "by the model alone"),
+        (COMMIT_DECODING, "by commit decoding"),
+        (GUIDED_SEARCH, f"by guided search with {guesses} guess{'es' if guesses != 1 else ''}"),
+        (EXACT_SOLVER, "finished by the exact solver"),
+    ):
+        if found.count(name):
+            parts.append(f"{found.count(name)} {words}")
+    return f"{sum(r.verdict.valid for r in results)} valid" + (": " + ", ".join(parts) if parts else "")
+
+
 def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     """One line over all puzzles solved together in `solutions`."""
     valid = sum(r.verdict.valid for r in results)
@@ -348,6 +375,11 @@ def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     broken = len(results) - valid
     adaptive = [r.adaptive.record(r.index)["single_pass_valid"] for r in results if r.adaptive is not None]
     alone = f" ({sum(adaptive)} by the model alone)" if adaptive else ""
+    searched = [r for r in results if r.searched is not None]
+    if searched:
+        calls = float(np.mean([r.searched.calls[r.index] for r in searched]))
+        breaks = f", {broken} break{'s' if broken == 1 else ''} the rules" if broken else ""
+        return f"{search_summary(results)}{breaks}; mean {calls:.1f} model calls; {rate:,.1f} puzzles/s"
     text = (
         f"{puzzles}: {valid} valid{alone}, {broken} break{'s' if broken == 1 else ''} the rules; "
         f"mean {float(solutions.steps.mean()):.1f} {'model ' if adaptive else ''}steps; {rate:,.1f} puzzles/s"

@@ -95,10 +95,10 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
 
     for check in solvable[:watched]:
         budget = options.adaptive_budget if options.adaptive else None
-        solutions, last, adaptive = live.watch(
-            out, check.puzzle, get_model, get_config, options.delay, cpu_threads, budget
+        solutions, last, outcome = live.watch(
+            out, check.puzzle, get_model, get_config, options.delay, cpu_threads, budget, live.decoding(options)
         )
-        result = _solved(check, solutions, 0, options, adaptive=adaptive)
+        result = _solved(check, solutions, 0, options, **_outcome(outcome))
         results.append(result)
         parts.append(solutions)
         seconds.append(solutions.seconds)
@@ -113,7 +113,7 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         solutions = solved.solutions
         for i, check in enumerate(rest):
             agreeing = None if solved.votes is None else int(solved.votes.agreeing[i])
-            results.append(_solved(check, solutions, i, options, agreeing, solved.adaptive))
+            results.append(_solved(check, solutions, i, options, agreeing, solved.adaptive, solved.searched))
         parts.append(solutions)
         seconds += [solutions.seconds / len(rest)] * len(rest)
     everything = parts[0] if len(parts) == 1 else _joined(parts)
@@ -137,7 +137,30 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
     if options.output is not None:
         _write_answers(options.output, results)
         err.print(f"wrote {len(results)} answers to {options.output}", markup=False)
-    return 1 if errors else 0
+    broken = sum(not r.verdict.valid for r in results)
+    if broken:
+        err.print(_hint(broken, len(results), paths, options), markup=False)
+    return 1 if errors else RULES_BROKEN if broken else 0
+
+
+RULES_BROKEN = 3  # the exit code when an answer breaks the rules (and no input was bad): the model was wrong
+
+
+def _hint(broken: int, count: int, paths: list[str], options: SolveOptions) -> str:
+    """One line on stderr: the answers are wrong, and the right ones are one command away."""
+    files = " ".join(paths)
+    how = "" if options.effort == "off" else f" (--effort {options.effort})"
+    return (
+        f"note: {broken} of {count} answers break the rules{how}: `sudoku-trm solve {files} --effort search` "
+        f"always answers a valid puzzle validly, `sudoku-trm check {files}` gives the exact solutions"
+    )
+
+
+def _outcome(outcome) -> dict:
+    """The live view's outcome, as the keyword `_solved` takes for it."""
+    from sudoku_trm.inference.search import SearchSolutions
+
+    return {"searched": outcome} if isinstance(outcome, SearchSolutions) else {"adaptive": outcome}
 
 
 def _watched(options: SolveOptions, out: Console, count: int) -> int:
@@ -150,10 +173,17 @@ def _watched(options: SolveOptions, out: Console, count: int) -> int:
 
 
 def _solved(
-    check: PuzzleCheck, solutions: Solutions, i: int, options: SolveOptions, agreeing=None, adaptive=None
+    check: PuzzleCheck,
+    solutions: Solutions,
+    i: int,
+    options: SolveOptions,
+    agreeing=None,
+    adaptive=None,
+    searched=None,
 ) -> Solved:
     verdict = judge(check.puzzle.grid, solutions.answers[i], check.solutions, check.solution)
-    return Solved(check.puzzle, solutions, i, verdict, agreeing, options.votes, options.steps is not None, adaptive)
+    fixed = options.steps is not None
+    return Solved(check.puzzle, solutions, i, verdict, agreeing, options.votes, fixed, adaptive, searched)
 
 
 def _joined(parts: list[Solutions]) -> Solutions:
@@ -204,6 +234,8 @@ def _record(result: Solved, votes: int, seconds: float) -> dict:
         record["agreeing"] = result.agreeing  # copies whose answer equals this one
     if result.adaptive is not None:  # "steps" are then model steps over all the puzzle's chains
         record["adaptive"] = result.adaptive.record(i)
+    if result.searched is not None:  # "steps" are then model steps over all the puzzle's calls
+        record["search"] = result.searched.record(i)
     return record
 
 
