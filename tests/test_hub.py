@@ -22,6 +22,7 @@ from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.tokens import to_tokens
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import export_weights, load_weights
+from sudoku_trm.pretrained import load_model
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 
 runner = CliRunner()
@@ -428,7 +429,7 @@ def test_save_and_from_pretrained_share_the_export_layout_strictly_and_silently(
     assert "library_name: sudoku-trm" in (tmp_path / "saved" / "README.md").read_text()
 
     cache_repo(offline, "someone/hub-model", {n: tmp_path / "saved" / n for n in os.listdir(tmp_path / "saved")})
-    from_hub = TRM.from_pretrained("someone/hub-model", cache_dir=offline)
+    from_hub = load_model("someone/hub-model", cache_dir=offline)
     assert same_weights(from_hub, model) and from_hub.config == model.config
     assert capsys.readouterr().out == ""  # huggingface_hub's own from_pretrained prints here
 

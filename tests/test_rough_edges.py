@@ -278,8 +278,9 @@ def test_from_pretrained_on_a_local_looking_name_fails_in_one_line_without_the_h
     assert message.startswith(f"{name}: no such directory") and "\n" not in message
 
 
-def test_from_pretrained_still_asks_the_hub_for_owner_slash_name(monkeypatch, tmp_path):
+def test_load_model_asks_the_hub_for_owner_slash_name_and_from_pretrained_points_there(monkeypatch, tmp_path):
     import sudoku_trm.hub.client
+    from sudoku_trm.pretrained import load_model
 
     asked = []
 
@@ -289,12 +290,24 @@ def test_from_pretrained_still_asks_the_hub_for_owner_slash_name(monkeypatch, tm
 
     monkeypatch.setattr(sudoku_trm.hub.client, "fetch_model", fake_fetch)
     with pytest.raises(UserError):
-        TRM.from_pretrained("someone/model")
+        load_model("someone/model")
+    assert asked == ["someone/model"]
+    with pytest.raises(UserError, match=r"load_model\('someone/model'\)"):
+        TRM.from_pretrained("someone/model")  # model/ never reaches the Hub
     assert asked == ["someone/model"]
     afile = tmp_path / "config.json"
     afile.write_text("{}")
     with pytest.raises(UserError, match="not a directory"):
-        TRM.from_pretrained(str(afile))
+        load_model(str(afile))
+
+
+def test_the_default_model_loads_from_any_working_directory(monkeypatch, tmp_path):
+    from sudoku_trm.model.weights import WEIGHTS_ENV
+    from sudoku_trm.pretrained import load_model
+
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert load_model().config == TRM.from_pretrained().config == TRM.from_pretrained(ROOT / "weights").config
 
 
 # -- CPU threads ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Sharded exports: a model past the shard limit is written the Hub's way (shards + index) and read back
-bit for bit by every reader: load_weights, TRM.from_pretrained (directory and Hub repo), --weights."""
+bit for bit by every reader: load_weights, TRM.from_pretrained (directory), load_model (Hub repo), --weights."""
 
 import json
 import re
@@ -23,6 +23,7 @@ from sudoku_trm.model.weights import (
     export_weights,
     load_weights,
 )
+from sudoku_trm.pretrained import load_model
 
 runner = CliRunner()
 LIMIT = 450_000  # hidden 64 is 1.6 MB of tensors, the largest 0.4 MB: several shards
@@ -165,7 +166,7 @@ def test_load_weights_and_from_pretrained_read_shards_bit_exactly(sharded):
 def test_from_pretrained_fetches_the_index_and_its_shards_from_a_hub_repo(sharded, offline):  # noqa: F811
     model, directory = sharded
     cache_repo(offline, "someone/sharded", {p.name: p for p in directory.iterdir()})
-    assert identical(TRM.from_pretrained("someone/sharded", cache_dir=offline), model)
+    assert identical(load_model("someone/sharded", cache_dir=offline), model)
 
 
 def test_a_hub_repo_holding_both_layouts_is_refused(sharded, offline, tmp_path):  # noqa: F811
@@ -174,7 +175,7 @@ def test_a_hub_repo_holding_both_layouts_is_refused(sharded, offline, tmp_path):
     files = {p.name: p for p in directory.iterdir()} | {WEIGHTS_NAME: tmp_path / "single" / WEIGHTS_NAME}
     cache_repo(offline, "someone/mixed", files)
     with pytest.raises(UserError, match="holds both"):
-        TRM.from_pretrained("someone/mixed", cache_dir=offline)
+        load_model("someone/mixed", cache_dir=offline)
 
 
 def test_solve_and_eval_answer_the_same_from_shards_as_from_one_file(solver_weights, tmp_path):

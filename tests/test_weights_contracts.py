@@ -39,7 +39,7 @@ def test_the_model_card_is_hub_metadata_then_size_usage_and_the_training_record(
         "# sudoku-trm model\n\n"
         f"A Tiny Recursive Model with {parameters} parameters (mlp mixer, hidden 16).\n\n"
         "Load it with `sudoku_trm.model.weights.load_weights(directory)` or "
-        "`sudoku_trm.model.trm.TRM.from_pretrained(directory or repo id)`.\n"
+        "`sudoku_trm.pretrained.load_model(directory or repo id)`.\n"
     )
     card = model_card(model, {"steps": 3, "data": Path("a.csv")})
     # The training record follows the whole card, which it does not replace.

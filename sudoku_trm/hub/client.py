@@ -9,7 +9,7 @@ its own settings once at import, so the environment is read again here, per call
 huggingface_hub becomes a one-line `UserError` that names the repo, the file and the revision and
 says what to do. Progress bars are huggingface_hub's own, on stderr; nothing here writes to stdout.
 
-`fetch_model` and `push_folder` serve `TRM.from_pretrained` and `TRM.push_to_hub` (model/trm.py), which
+`fetch_model` and `push_folder` serve `load_model` and `push_model` (sudoku_trm/pretrained.py), which
 import this module only when called: importing the model loads no Hub code.
 """
 
@@ -240,7 +240,7 @@ def _hub_errors(
         ) from None
 
 
-# -- models: what TRM.from_pretrained and push_to_hub call --------------------------------------------
+# -- models: what pretrained.load_model and push_model call --------------------------------------------
 
 
 def fetch_model(

@@ -7,5 +7,5 @@
 - `weights`: the exported layout (config.json, model.safetensors, model card) and the default model;
 - `devices`: `--device` resolution and bf16 autocast.
 
-Depends only on `sudoku` (and, inside `TRM.from_pretrained`/`push_to_hub` for repo ids, on `hub`).
+Depends only on `sudoku`; never on `hub` (sudoku_trm/pretrained.py loads and pushes models by Hub repo id).
 """

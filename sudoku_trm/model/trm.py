@@ -251,7 +251,7 @@ class Carry(NamedTuple):
     z: Tensor  # latent reasoning state (TRM's z_L)
 
 
-def _looks_local(name_or_path: str | Path) -> bool:
+def looks_local(name_or_path: str | Path) -> bool:
     """A Path, or a string that cannot be a Hub repo id (OWNER/NAME) or starts like a path."""
     if isinstance(name_or_path, Path):
         return True
@@ -263,9 +263,9 @@ def _looks_local(name_or_path: str | Path) -> bool:
 class TRM(nn.Module):
     """Tiny Recursive Model. `forward` runs one supervision step at the depth it is given.
 
-    `from_pretrained`, `save_pretrained` and `push_to_hub` read and write the layout of model/weights.py
-    (config.json, model.safetensors or its shards and index, README.md: the one huggingface_hub's
-    PyTorchModelHubMixin uses).
+    `from_pretrained` and `save_pretrained` read and write the layout of model/weights.py (config.json,
+    model.safetensors or its shards and index, README.md: the one huggingface_hub's PyTorchModelHubMixin
+    uses); sudoku_trm.pretrained loads and pushes it by Hub repo id.
     """
 
     def __init__(self, config: ModelConfig | Mapping[str, Any] = ModelConfig()):
@@ -376,49 +376,29 @@ class TRM(nn.Module):
     def count_parameters(self, trainable_only: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    # -- files and the Hub ---------------------------------------------------------------------
-    # Imported when called, as nanoGPT's from_pretrained does: importing the model loads no file or
-    # Hub code, and the modules above the model (weights layout, Hub client) may import it freely.
+    # -- files ---------------------------------------------------------------------------------
+    # Imported when called: importing the model loads no file code, and the weights layout may import
+    # the model freely. The Hub is not reached from here (model/ imports nothing from hub/): a model by
+    # Hub repo id is sudoku_trm.pretrained.load_model's, uploading is its push_model.
 
     @classmethod
-    def from_pretrained(
-        cls,
-        name_or_path: str | Path,
-        *,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        force_download: bool = False,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        map_location: str | torch.device = "cpu",
-    ) -> "TRM":
-        """A model from an exported directory or a Hub repo id, loaded strictly (a missing, extra or
-        misshapen tensor is a UserError) and silently.
+    def from_pretrained(cls, directory: str | Path | None = None, *, map_location: str | torch.device = "cpu") -> "TRM":
+        """A model from an exported directory (default: $SUDOKU_TRM_WEIGHTS, else the shipped default,
+        found from any working directory), loaded strictly (a missing, extra or misshapen tensor is a
+        UserError) and silently. A directory that does not exist is one UserError; an OWNER/NAME that is
+        not a directory here points to `sudoku_trm.pretrained.load_model`, which fetches Hub repos."""
+        from sudoku_trm.errors import UserError
+        from sudoku_trm.model.weights import load_weights, resolve_weights_dir
 
-        A Path, or a string that is not OWNER/NAME (or starts with / . ~), means a local directory:
-        when there is none, that is one UserError, not a Hub request for a typo."""
-        from sudoku_trm.model.weights import load_weights
-
-        source = Path(name_or_path)
-        if not source.is_dir() and _looks_local(name_or_path):
-            from sudoku_trm.errors import UserError
-
-            what = "not a directory" if source.exists() else "no such directory"
-            raise UserError(
-                f"{name_or_path}: {what} (a model is an exported directory holding config.json, "
-                "or a Hub repo id OWNER/NAME)"
-            )
+        source = resolve_weights_dir(None if directory is None else Path(directory))
         if not source.is_dir():
-            from sudoku_trm.hub.client import fetch_model
-
-            source = fetch_model(
-                str(name_or_path),
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                local_files_only=local_files_only,
-                token=token,
+            what = "not a directory" if source.exists() else "no such directory"
+            hint = (
+                "a model is an exported directory holding config.json"
+                if looks_local(directory)  # type: ignore[arg-type]
+                else f"to load the Hub repo, call sudoku_trm.pretrained.load_model({str(directory)!r})"
             )
+            raise UserError(f"{directory}: {what} ({hint})")
         return load_weights(source, device=map_location, model_class=cls)
 
     def save_pretrained(self, directory: str | Path, training: dict | None = None) -> None:
@@ -426,13 +406,3 @@ class TRM(nn.Module):
         from sudoku_trm.model.weights import export_weights
 
         export_weights(self, Path(directory), training=training)
-
-    def push_to_hub(self, repo_id: str, **options: Any) -> str:
-        """Upload this model's export to a Hub model repo; `options` as hub.client.push_folder takes them."""
-        import tempfile
-
-        from sudoku_trm.hub.client import push_folder
-
-        with tempfile.TemporaryDirectory() as folder:
-            self.save_pretrained(folder)
-            return push_folder(Path(folder), repo_id, **options)

@@ -137,7 +137,7 @@ def model_card(model: TRM, training: dict | None = None) -> str:
         f"({model.config.mixer} mixer, hidden {model.config.hidden_size}).",
         "",
         "Load it with `sudoku_trm.model.weights.load_weights(directory)` or "
-        "`sudoku_trm.model.trm.TRM.from_pretrained(directory or repo id)`.",
+        "`sudoku_trm.pretrained.load_model(directory or repo id)`.",
         "",
     ]
     if training:
