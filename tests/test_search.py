@@ -19,6 +19,7 @@ from sudoku_trm.inference.search import (
     EXACT_SOLVER,
     GUIDED_SEARCH,
     MODEL_ALONE,
+    NO_SOLUTION,
     Move,
     SearchConfig,
     legal_digits,
@@ -156,6 +157,8 @@ def test_a_wrong_commit_is_undone_by_backtracking(easy):
     first = moves[0]
     assert first.kind == "commit" and first.cells[cell] and first.grid[cell] == digit  # the wrong digit went in
     assert any(m.kind == "backtrack" and m.cells[cell] for m in moves)  # ... and came out again
+    # Once the wrong commit stands alone and fails, its digit is known wrong there: never guessed after.
+    assert not any(m.kind == "guess" and m.cell == cell and m.digit == digit for m in moves)
     assert result.found == [GUIDED_SEARCH] and result.valid.all()
     assert (result.solutions.answers[0] == solution).all()
     # The counts are the moves: one call a row the model ran, one guess a guess move, one backtrack each.
@@ -183,6 +186,16 @@ def test_no_answer_that_breaks_a_rule_is_reported_valid(medium, branch):
     result = solve_searched(Scripted(confidently_wrong), medium.questions, SearchConfig(budget=3, branch=branch))
     assert (result.valid == valid_solutions(medium.questions, result.solutions.answers)).all()
     assert (result.single.answers != medium.answers).any(1).all()  # the model alone is wrong on each
+
+
+def test_a_puzzle_without_a_solution_is_never_reported_valid():
+    unsolvable = np.zeros((1, CELLS), dtype=np.uint8)
+    unsolvable[0, :8] = np.arange(1, 9)
+    unsolvable[0, 17] = 9  # r2c9 = 9 leaves r1c9 no digit: no conflict, no solution
+    for budget in (1, 4):
+        result = solve_searched(Scripted(confidently_wrong), unsolvable, SearchConfig(budget=budget))
+        assert result.found == [NO_SOLUTION] and not result.valid.any()
+        assert not valid_solutions(unsolvable, result.solutions.answers).any()
 
 
 def test_every_move_keeps_the_rules(medium):
