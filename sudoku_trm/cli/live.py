@@ -174,7 +174,7 @@ class Decoding:
         return 1.0 if hasattr(event, "event") else 0.5  # an engine step, or a move between runs
 
     def frame(self, event: RoundStep | Committed | CallStep | Move) -> Frame | None:
-        """The frame to draw for `event`, or None (later runs' inner steps, retried halves of commits)."""
+        """The frame to draw for `event`, or None (the inner steps of runs after the first)."""
         from sudoku_trm.inference.commit import Committed, RoundStep
         from sudoku_trm.inference.engine import Step
         from sudoku_trm.inference.search import CallStep
@@ -190,19 +190,20 @@ class Decoding:
         elif isinstance(event, Committed):
             count = int(event.cells[0].sum())
             said = "solved" if event.solved[0] else f"committed {count} cells" if count else "nothing new is sure: stop"
-            frame = self._move_frame(event.grids[0], said, f"round {event.round}")
+            frame = self._move_frame(event.grids[0], event.cells[0], said, f"round {event.round}")
         else:
-            if event.kind == "retry":
-                return None
             self.choices = event.depth
-            frame = self._move_frame(event.grid, event.describe(), self.label())
+            frame = self._move_frame(event.grid, event.cells, event.describe(), self.label(), event.kind == "backtrack")
         self.previous = frame.answer
         self.last = frame
         return frame
 
-    def _move_frame(self, grid: np.ndarray, said: str, chain: str) -> Frame:
+    def _move_frame(self, grid: np.ndarray, cells: np.ndarray, said: str, chain: str, undo: bool = False) -> Frame:
+        """A move between runs, drawn as the node it leaves (blanks where nothing is fixed), with the cells it
+        set, or for a backtrack those it undid, marked as changed."""
+        before = np.where(cells, self.previous if undo else 0, grid)
         step, limit = self.last.step, self.last.limit
-        return Frame(self.puzzle, grid, None, self.previous, step, limit, self.depth, chain=chain, move=said)
+        return Frame(self.puzzle, grid, None, before, step, limit, self.depth, chain=chain, move=said)
 
 
 def frame_of(
