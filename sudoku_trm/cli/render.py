@@ -375,16 +375,22 @@ def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     broken = len(results) - valid
     adaptive = [r.adaptive.record(r.index)["single_pass_valid"] for r in results if r.adaptive is not None]
     alone = f" ({sum(adaptive)} by the model alone)" if adaptive else ""
+    speed = _speed(solutions.seconds, rate)
     searched = [r for r in results if r.searched is not None]
     if searched:
         calls = float(np.mean([r.searched.calls[r.index] for r in searched]))
         breaks = f", {broken} break{'s' if broken == 1 else ''} the rules" if broken else ""
-        return f"{search_summary(results)}{breaks}; mean {calls:.1f} model calls; {rate:,.1f} puzzles/s"
+        return f"{search_summary(results)}{breaks}; mean {calls:.1f} model calls; {speed}"
     text = (
         f"{puzzles}: {valid} valid{alone}, {broken} break{'s' if broken == 1 else ''} the rules; "
-        f"mean {float(solutions.steps.mean()):.1f} {'model ' if adaptive else ''}steps; {rate:,.1f} puzzles/s"
+        f"mean {float(solutions.steps.mean()):.1f} {'model ' if adaptive else ''}steps; {speed}"
     )
     return text + (f" ({votes} votes each)" if votes > 1 else "")
+
+
+def _speed(seconds: float, rate: float) -> str:
+    """What puzzles/s counts: the model's own work, not loading, reading or the live view's pace."""
+    return f"{seconds:.1f} s of model work, {rate:,.1f} puzzles/s"
 
 
 def legend(plain: bool = False) -> Text:

@@ -93,7 +93,7 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
     def get_config() -> InferenceConfig:
         return options.inference(trace=keep_steps, passes=options.show_passes)
 
-    for check in solvable[:watched]:
+    for n, check in enumerate(solvable[:watched]):
         budget = options.adaptive_budget if options.adaptive else None
         solutions, last, outcome = live.watch(
             out, check.puzzle, get_model, get_config, options.delay, cpu_threads, budget, live.decoding(options)
@@ -102,7 +102,13 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         results.append(result)
         parts.append(solutions)
         seconds.append(solutions.seconds)
-        out.print(Group(render.final_answer(result, solutions.seconds), last.status(), render.legend()))
+        # What stays in the scrollback: the legend once, above the first answer, then each answer with its
+        # verdict (the last frame's status line said the same while it was live).
+        out.print(
+            Group(render.legend(), render.final_answer(result, solutions.seconds))
+            if n == 0
+            else render.final_answer(result, solutions.seconds)
+        )
         out.print()
     rest = solvable[watched:]
     if rest:
