@@ -100,3 +100,21 @@ def test_bad_values_of_the_new_train_options_are_usage_errors(flags, tmp_path):
     result = CliRunner().invoke(app, ["train", "--device", "cpu", "--runs-dir", str(tmp_path), *flags])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_probabilities_are_read_the_way_the_loss_was_trained():
+    from sudoku_trm.model.config import ModelConfig
+    from sudoku_trm.model.readout import best_digits, digit_probabilities
+
+    logits = torch.zeros(1, 81, 11)
+    logits[0, :, 2] = 5.0  # digit 1, a gap of 5 over the other digits
+    soft = digit_probabilities(logits, "softmax")[0, 0, 0].item()
+    stable = digit_probabilities(logits, "stablemax")[0, 0, 0].item()
+    assert soft == pytest.approx(torch.tensor(5.0).exp().item() / (torch.tensor(5.0).exp().item() + 8))
+    assert stable == pytest.approx(6 / 14)  # stable-max: (5 + 1) / (6 + 8 x 1)
+    assert best_digits(logits, "softmax")[1][0, 0].item() == 1
+    for recipe, readout in (("cpu", "softmax"), ("fast", "softmax"), ("trm", "stablemax")):
+        assert configs(recipe)[0].readout == readout
+    assert configs("cpu", train={"loss": "stablemax"})[0].readout == "stablemax"
+    with pytest.raises(ValueError, match="readout"):
+        ModelConfig(readout="argmax")

@@ -345,7 +345,7 @@ def adaptive_steps(
             rows.carry = carry
             rows.step += 1
             np.add.at(work, rows.puzzle, 1)
-            probability, digit = best_digits(logits)
+            probability, digit = best_digits(logits, model.config.readout)
             given = rows.grids > 0
             seen = torch.where(given, rows.grids, digit).to(torch.uint8).cpu().numpy()
             sure = torch.where(given, 1.0, probability.float()).cpu().numpy()

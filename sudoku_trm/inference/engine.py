@@ -237,7 +237,7 @@ def solve_steps(
                     carry, logits, halt_logit = model(carry, inputs[active])
             keep_given = given[active]
             for number, pass_logit in enumerate(pass_logits, 1):
-                probability, digit = best_digits(pass_logit)
+                probability, digit = best_digits(pass_logit, model.config.readout)
                 seen = answers.index_put((active,), torch.where(keep_given, grids[active], digit))
                 sure = confidence.index_put((active,), torch.where(keep_given, 1.0, probability))
                 if trace_passes:
@@ -248,9 +248,9 @@ def solve_steps(
                 yield event
                 resumed = time.perf_counter()
             if digits is None:
-                probability, digit = best_digits(logits)
+                probability, digit = best_digits(logits, model.config.readout)
             else:
-                every = digit_probabilities(logits)
+                every = digit_probabilities(logits, model.config.readout)
                 probability, index = every.max(-1)
                 digit = index + 1
                 digits = digits.index_put((active,), every)

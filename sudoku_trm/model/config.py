@@ -17,6 +17,8 @@ Mixer = Literal["mlp", "attention", "units"]
 MIXERS: tuple[str, ...] = ("mlp", "attention", "units")
 Mlp = Literal["swiglu", "gated_rms"]
 MLPS: tuple[str, ...] = ("swiglu", "gated_rms")
+Readout = Literal["stablemax", "softmax"]
+READOUTS: tuple[str, ...] = ("stablemax", "softmax")
 
 _C = TypeVar("_C")
 
@@ -80,10 +82,15 @@ class ModelConfig(DictConfig):
     L_cycles: int = 6  # latent updates per pass
     halt_max_steps: int = 16  # supervision steps per puzzle at most
     halt_exploration_prob: float = 0.1  # chance of a random minimum step count while training
+    # How logits become probabilities at inference: the function the cells' loss was trained with (the
+    # recipe sets it from TrainConfig.loss). The confidence shown, and what commit decoding trusts, follow it.
+    readout: Readout = "stablemax"
 
     def __post_init__(self) -> None:
         if self.mixer not in MIXERS:
             raise ValueError(f"mixer must be one of {MIXERS}, got {self.mixer!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         if self.mlp not in MLPS:
             raise ValueError(f"mlp must be one of {MLPS}, got {self.mlp!r}")
         positive = (

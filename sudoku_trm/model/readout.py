@@ -20,17 +20,22 @@ def log_stablemax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return torch.log(s / s.sum(dim=dim, keepdim=True))
 
 
-def digit_probabilities(logits: torch.Tensor) -> torch.Tensor:
+def digit_probabilities(logits: torch.Tensor, readout: str = "stablemax") -> torch.Tensor:
     """(B, 81, vocab) logits -> (B, 81, 9) probabilities of the digits 1..9.
 
-    Stable-max over the digit tokens only: pad and blank are never an answer.
+    Over the digit tokens only (pad and blank are never an answer), by the function the model was trained
+    with (ModelConfig.readout): stable-max, or softmax. Read one way, a model trained the other reports
+    probabilities that mean little: a softmax logit gap of 5 is p = 0.95, stable-max reads it as 0.4.
     """
-    return log_stablemax(logits[..., DIGIT_TOKENS].float()).exp()
+    digits = logits[..., DIGIT_TOKENS].float()
+    if readout == "softmax":
+        return torch.softmax(digits, dim=-1)
+    return log_stablemax(digits).exp()
 
 
-def best_digits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def best_digits(logits: torch.Tensor, readout: str = "stablemax") -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 81, vocab) logits -> (probability, digit 1..9) of the most probable digit of every cell."""
-    probability, index = digit_probabilities(logits).max(-1)
+    probability, index = digit_probabilities(logits, readout).max(-1)
     return probability, index + 1  # DIGIT_TOKENS lists the digits 1..9 in order
 
 

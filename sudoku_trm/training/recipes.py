@@ -89,7 +89,9 @@ RECIPES: dict[str, Recipe] = {
             "lr_floor": 0.05,
             "warmup_steps": 100,
             "grad_clip": 1.0,
-            "loss": "stablemax",
+            # Softmax, unsmoothed: stable-max's loss grows only with the log of a wrong logit, and left every
+            # cell at the logits' ceiling, right or wrong (no confidence to commit on: README "Which recipe?").
+            "loss": "softmax",
             "label_smoothing": 0.0,
             "halt_loss_weight": 0.5,
             "batch_size": 64,
@@ -118,8 +120,10 @@ def configs(
     """The recipe's configs with the given fields on top (they win). PDC's stages follow the resulting
     model's full depth (`stages_for`) unless `train` names `pdc_depths` itself."""
     chosen = recipe(name)
-    model_config = ModelConfig.from_dict({**chosen.model, **(model or {})})
     values = {**chosen.train, **(train or {})}
+    # Inference reads probabilities the way the cells' loss was trained (ModelConfig.readout).
+    model_values = {"readout": values.get("loss", TrainConfig.loss), **chosen.model, **(model or {})}
+    model_config = ModelConfig.from_dict(model_values)
     values.setdefault("pdc_depths", stages_for((model_config.H_cycles, model_config.L_cycles)))
     return model_config, TrainConfig.from_dict(values)
 
