@@ -89,6 +89,7 @@ def test_solution_targets_keep_no_rounds(tmp_path):
     "flags",
     [
         ["--targets", "rules"],
+        ["--pending", "maybe"],
         ["--mixer", "conv"],
         ["--rounds-per-step", "0"],
         ["--pending-weight", "1.5"],

@@ -103,3 +103,30 @@ def test_rounds_of_token_rows_match_the_grids(shared_sample):
 def test_bad_grids_are_refused(bad):
     with pytest.raises(ValueError):
         logic_rounds(bad)
+
+
+def test_unknown_pending_cells_are_asked_for_an_even_spread(shared_sample):
+    from sudoku_trm.training.losses import spread_cross_entropy, supervision_loss
+    from sudoku_trm.training.targets import NEVER_REACHED, reached
+
+    puzzles = load_puzzle_set(str(shared_sample / "hard_train.csv")).subset(np.arange(4))  # logic places none
+    tokens = to_tokens(torch.from_numpy(puzzles.questions).long())
+    rounds = rounds_of(tokens, never_reached=True)
+    assert ((rounds == NEVER_REACHED) == (tokens == 1)).all()  # every blank stays unknown at every step
+    unknown = ~reached(rounds, torch.full((4,), 16), rounds_per_step=2)
+    assert (unknown == (tokens == 1)).all()
+    # The spread's loss is least at 1/9 on each digit, whatever the label.
+    even = torch.full((1, 1, 11), -30.0)
+    even[..., 2:11] = 0.0
+    sure = even.clone()
+    sure[..., 5] = 8.0
+    assert spread_cross_entropy(even).item() == pytest.approx(np.log(9), abs=1e-4)
+    assert spread_cross_entropy(sure).item() > spread_cross_entropy(even).item() + 1
+    labels = to_tokens(torch.from_numpy(puzzles.answers).long())
+    logits = torch.randn(4, 81, 11)
+    ones = torch.ones(4)
+    loss = supervision_loss(logits, torch.zeros(4), labels, ones, 0.0, "softmax", unknown=unknown).total
+    shuffled = labels.clone()
+    shuffled[unknown] = 2 + (labels[unknown] - 1) % 9  # other digits where the target is the spread
+    again = supervision_loss(logits, torch.zeros(4), shuffled, ones, 0.0, "softmax", unknown=unknown).total
+    assert torch.allclose(loss, again)

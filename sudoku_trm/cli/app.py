@@ -166,6 +166,12 @@ def train(
         max=1.0,
         help=f"Weight of cells logic reaches only later (--targets logic). {_by_recipe('pending_weight')}",
     ),
+    pending: Optional[str] = typer.Option(
+        None,
+        help="What a cell logic has not reached yet is asked for (--targets logic): solution (its digit, at "
+        "--pending-weight) | unknown (an even spread over the digits: the model learns to be sure only of what "
+        f"logic proves). {_by_recipe('pending')}",
+    ),
     h_cycles: Optional[int] = typer.Option(
         None, min=1, help=f"Full-depth passes per supervision step. {_by_recipe('H_cycles')}"
     ),
@@ -242,6 +248,7 @@ def train(
         "targets": targets,
         "rounds_per_step": rounds_per_step,
         "pending_weight": pending_weight,
+        "pending": pending,
         "steps": steps,
         "batch_size": batch_size,
         "optimizer": optimizer,

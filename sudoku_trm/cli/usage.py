@@ -23,7 +23,7 @@ from sudoku_trm.cli.model_options import DEVICE_NAMES, EFFORTS
 from sudoku_trm.cli.terminal import print_error
 from sudoku_trm.model.config import MIXERS, MLPS
 from sudoku_trm.sudoku.puzzles import FORMATS
-from sudoku_trm.training.config import LOSSES, LR_SCHEDULES, OPTIMIZERS, TARGETS, Curriculum
+from sudoku_trm.training.config import LOSSES, LR_SCHEDULES, OPTIMIZERS, PENDING, TARGETS, Curriculum
 from sudoku_trm.training.recipes import RECIPES
 
 USAGE_EXIT_CODE = 2
@@ -39,6 +39,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "--lr-schedule": LR_SCHEDULES,
     "--loss": LOSSES,
     "--targets": TARGETS,
+    "--pending": PENDING,
     "--difficulty": ("singles", "logic", "guesses"),  # sudoku/logic.py LEVELS (not imported here: numba)
     "--format": FORMATS,
 }

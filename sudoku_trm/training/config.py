@@ -27,6 +27,7 @@ OPTIMIZERS: tuple[str, ...] = ("adam_atan2", "adamw", "muon")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 LOSSES: tuple[str, ...] = ("stablemax", "softmax")
 TARGETS: tuple[str, ...] = ("solution", "logic")  # training/targets.py
+PENDING: tuple[str, ...] = ("solution", "unknown")  # training/targets.py
 
 
 class Curriculum(str, enum.Enum):
@@ -93,6 +94,9 @@ class TrainConfig(DictConfig):
     targets: str = "solution"
     rounds_per_step: int = 2
     pending_weight: float = 0.0
+    # What a cell not reached yet is asked for (targets "logic"): "solution" (its digit, at pending_weight)
+    # or "unknown" (an even spread over the digits, at pending_weight; cells logic never places stay so).
+    pending: str = "solution"
     init_from: str | None = None  # an exported model directory to start from (ignored on resume)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
@@ -113,6 +117,7 @@ class TrainConfig(DictConfig):
             ("lr_schedule", LR_SCHEDULES),
             ("loss", LOSSES),
             ("targets", TARGETS),
+            ("pending", PENDING),
         ):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")

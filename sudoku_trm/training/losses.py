@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from sudoku_trm.model.readout import log_stablemax
+from sudoku_trm.model.tokens import DIGIT_TOKENS
 
 
 def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -40,6 +41,13 @@ def cell_cross_entropy(
     return nll
 
 
+def spread_cross_entropy(logits: torch.Tensor, loss: str = "softmax") -> torch.Tensor:
+    """Per-cell loss (...,) against an even spread over the nine digits: "not known yet". Its minimum puts
+    1/9 on every digit and nothing on pad or blank."""
+    log_probs = log_stablemax(logits.to(torch.float64)) if loss == "stablemax" else F.log_softmax(logits.float(), -1)
+    return -log_probs[..., DIGIT_TOKENS].mean(-1)
+
+
 @dataclass
 class StepLoss:
     total: torch.Tensor  # scalar to backpropagate
@@ -56,17 +64,21 @@ def supervision_loss(
     loss: str = "stablemax",
     label_smoothing: float = 0.0,
     cell_weights: torch.Tensor | None = None,
+    unknown: torch.Tensor | None = None,
 ) -> StepLoss:
     """Mean over puzzles of weight * (mean cell cross-entropy + halt_loss_weight * BCE(halt, grid correct)).
 
     `sample_weights` (B,) carries hierarchical supervision weighting (ones without it); `loss` and
     `label_smoothing` choose the cells' cross-entropy (see `cell_cross_entropy`); `cell_weights` (B, 81),
-    the per-step targets (training/targets.py), weigh each cell's term of the mean (None: all 1).
+    the per-step targets (training/targets.py), weigh each cell's term of the mean (None: all 1); the
+    cells `unknown` (B, 81) marks are scored against an even spread over the nine digits instead of a label.
     """
     with torch.no_grad():
         cell_correct = logits.argmax(-1) == labels
         grid_correct = cell_correct.all(-1)
     cell_nll = cell_cross_entropy(logits, labels, loss, label_smoothing)
+    if unknown is not None:
+        cell_nll = torch.where(unknown, spread_cross_entropy(logits, loss).to(cell_nll.dtype), cell_nll)
     cell_loss = (cell_nll if cell_weights is None else cell_nll * cell_weights).mean(-1)
     halt_loss = F.binary_cross_entropy_with_logits(halt_logit.float(), grid_correct.float(), reduction="none")
     per_puzzle = cell_loss.float() + halt_loss_weight * halt_loss

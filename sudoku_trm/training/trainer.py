@@ -49,7 +49,7 @@ from sudoku_trm.training.rng import cuda_generator, reseeded_line, restore_gener
 from sudoku_trm.training.schedule import Clock, TimeBudget, lr_factor
 from sudoku_trm.training.slots import Slots
 from sudoku_trm.training.stream import TrainingStream, paper_protocol_set
-from sudoku_trm.training.targets import cell_weights, rounds_of
+from sudoku_trm.training.targets import cell_weights, reached, rounds_of
 
 ModelCall = Callable[[Carry, Tensor, int, int], tuple[Carry, Tensor, Tensor]]
 
@@ -225,7 +225,9 @@ class Trainer:
         slots, config = self.slots, self.config
         # 1. Slots whose puzzle halted at the end of the last step take fresh puzzles.
         fresh = self.stream.next_batch()
-        slots.refill(fresh, self.model, rounds_of(fresh[0]) if config.targets == "logic" else None)
+        unknown_mode = config.pending == "unknown"
+        rounds = rounds_of(fresh[0], never_reached=unknown_mode) if config.targets == "logic" else None
+        slots.refill(fresh, self.model, rounds)
         # 2. This step's depth (PDC) and learning rates (warm-up, schedule), from the run's progress.
         progress = self.progress()
         h_cycles, l_cycles = self.plan.depth_at(progress)
@@ -237,9 +239,11 @@ class Trainer:
         with autocast_for(self.device, config.bf16, cpu=self.cpu_bf16):
             slots.carry, logits, halt_logit = self.forward(slots.carry, slots.inputs, h_cycles, l_cycles)
         weights = self.plan.weights(slots.steps)
-        per_cell = None
+        per_cell = unknown = None
         if slots.rounds is not None:
             per_cell = cell_weights(slots.rounds, slots.steps, config.rounds_per_step, config.pending_weight)
+            if unknown_mode:
+                unknown = ~reached(slots.rounds, slots.steps, config.rounds_per_step)
         loss = supervision_loss(
             logits,
             halt_logit,
@@ -249,6 +253,7 @@ class Trainer:
             config.loss,
             config.label_smoothing,
             per_cell,
+            unknown,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
