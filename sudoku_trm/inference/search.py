@@ -154,13 +154,15 @@ class SearchSolutions:
     def note(self, i: int) -> str:
         """How puzzle i's answer came about, in words, for solve's outcome line."""
         found = self.found[i]
-        calls = f"{int(self.calls[i])} model call{'s' if self.calls[i] != 1 else ''}"
+        calls = _counted(self.calls[i], "model call")
+        committed = _counted(self.committed[i], "cell") + " committed"
         if found == GUIDED_SEARCH:
-            text = f"guided search: {calls}, {int(self.guesses[i])} guesses, {int(self.backtracks[i])} backtracks"
+            guesses = _counted(self.guesses[i], "guess", "guesses")
+            text = f"guided search: {calls}, {guesses}, {_counted(self.backtracks[i], 'backtrack')}"
         elif found == EXACT_SOLVER:
-            text = f"finished by the exact solver after {calls} (the budget), {int(self.committed[i])} commits"
+            text = f"finished by the exact solver after {calls} (the budget), {committed}"
         elif found == COMMIT_DECODING:
-            text = f"commit decoding: {calls}, {int(self.committed[i])} cells committed"
+            text = f"commit decoding: {calls}, {committed}"
         else:
             text = found
         return text + ("; the puzzle has several solutions, this is one" if self.several[i] else "")
@@ -178,6 +180,10 @@ class SearchSolutions:
             "single_pass_valid": bool(self.found[i] == MODEL_ALONE),
             "several_solutions": bool(self.several[i]),
         }
+
+
+def _counted(count, word: str, plural: str = "") -> str:
+    return f"{int(count)} {word if count == 1 else plural or word + 's'}"
 
 
 @dataclass
