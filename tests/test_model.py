@@ -268,3 +268,19 @@ def test_the_units_mixer_commutes_with_sudokus_geometric_symmetries():
 def test_the_units_mixer_needs_81_cells():
     with pytest.raises(ValueError, match="9x9"):
         ModelConfig(mixer="units", seq_len=16)
+
+
+def test_the_units_mixer_hears_the_others_not_the_cell_itself():
+    """The mixer alone (before its residual): a cell's output is the mean of its peers' messages, so changing
+    the cell's own state leaves its own output unchanged and moves each of its 20 peers'."""
+    from sudoku_trm.model.trm import UnitMixer
+    from sudoku_trm.sudoku.grid import UNITS
+
+    torch.manual_seed(2)
+    mixer = UnitMixer(ModelConfig(hidden_size=8, mixer="units", puzzle_emb_len=1))
+    x = torch.randn(1, 82, 8)
+    moved = x.clone()
+    moved[0, 1 + 40] += 3 * torch.randn(8)
+    changed = (mixer(moved) - mixer(x)).abs().amax(-1)[0] > 1e-6
+    peers = set(UNITS[(UNITS == 40).any(axis=1)].ravel().tolist()) - {40}
+    assert {i for i in range(81) if changed[1 + i]} == peers
