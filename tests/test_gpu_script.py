@@ -58,6 +58,7 @@ def test_a_session_goes_from_packed_data_to_a_folder_the_return_channel_takes(tm
     assert "started: pid" in started.stdout
     command = (run_dir / "train.log").read_text().splitlines()[0]
     assert f"--dev {data}/hard_dev.csv" in command and f"--data {data}/hard_train.csv" in command
+    assert "unbiased_1k" not in command  # a dev set: never trained on
 
     polled = script("status.sh", "--run", run_dir)
     assert polled.returncode == 0, polled.stderr

@@ -44,13 +44,13 @@ for arg in "$@"; do
     arg="${arg/=..\/shared\/data\//=$data/}"
     args+=("$arg")
 done
-# The README's full recipe trains on all three training files.
-((has_data)) || args+=(--data "$data/hard_train.csv" --data "$data/clue17.csv" --data "$data/unbiased_1k.csv")
+# The two training files; unbiased_1k and hard_dev are dev sets, never trained on.
+((has_data)) || args+=(--data "$data/hard_train.csv" --data "$data/clue17.csv")
 ((has_dev)) || args+=(--dev "$data/hard_dev.csv")
 ((has_name)) || args+=(--name gpu)
 args+=(--runs-dir "$RUN" --export "$RUN/export")
 needed=()
-((has_data)) || needed+=(hard_train.csv clue17.csv unbiased_1k.csv)
+((has_data)) || needed+=(hard_train.csv clue17.csv)
 ((has_dev)) || needed+=(hard_dev.csv)
 for name in "${needed[@]}"; do
     [[ -f $data/$name ]] || die "$data/$name: missing; run scripts/gpu/pack_data.sh first (or pass --data and --dev)"
