@@ -8,59 +8,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from scripted_models import Scripted, always_right, first_wave
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import app
 from sudoku_trm.inference.commit import CommitConfig, commit_steps, solve_committed, sure_cells
 from sudoku_trm.inference.engine import InferenceConfig, solve
-from sudoku_trm.model.config import ModelConfig
-from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
-from sudoku_trm.model.trm import Carry
-from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import CELLS, has_conflicts, valid_solutions
 from sudoku_trm.sudoku.logic import logic_rounds
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
-
-SURE, UNSURE, WRONG = 30.0, 1.0, 1.5  # logits: p ~ 0.99 for a sure digit under stable-max, ~0.5 for an unsure one
-
-
-class Scripted(nn.Module):
-    """A stand-in TRM: `rule(grids) -> (answers, sure)` for the (B, 81) grids it is shown; a sure cell gets a
-    high logit on its digit; an unsure one a low logit on it and a slightly higher one on the next digit, so
-    it reads as that wrong digit, unsure. It halts at once and counts the rows it ran."""
-
-    def __init__(self, rule):
-        super().__init__()
-        self.config = ModelConfig(hidden_size=8, halt_max_steps=2, puzzle_emb_len=1)
-        self.weight = nn.Parameter(torch.zeros(1))
-        self.rule = rule
-        self.rows_run = 0
-
-    def initial_carry(self, batch: int, device=None) -> Carry:
-        shape = (batch, 2, self.config.hidden_size)
-        return Carry(torch.zeros(shape), torch.zeros(shape))
-
-    def forward(self, carry: Carry, inputs: torch.Tensor):
-        self.rows_run += len(inputs)
-        answers, sure = self.rule(from_tokens(inputs).long())
-        index = (answers + DIGIT_TOKENS.start - 1).unsqueeze(-1)
-        logits = torch.full((len(inputs), CELLS, self.config.vocab_size), -SURE)  # stable-max needs the rest low
-        logits.scatter_(2, index, torch.where(sure, SURE, UNSURE).unsqueeze(-1))
-        runner_up = (answers % 9 + DIGIT_TOKENS.start).unsqueeze(-1)  # the next digit, as likely where unsure
-        logits.scatter_(2, runner_up, torch.where(sure, -SURE, WRONG).unsqueeze(-1))
-        return carry, logits, torch.full((len(inputs),), 10.0)
-
-
-def solutions_of(grids: torch.Tensor) -> torch.Tensor:
-    return torch.stack([torch.from_numpy(solver.solve(g.numpy().astype(np.uint8)).astype(np.int64)) for g in grids])
-
-
-def first_round_only(grids: torch.Tensor):
-    """Right everywhere, but sure only of what one round of logic places: a model that sees one wave ahead."""
-    answers = solutions_of(grids)
-    rounds, _, _ = logic_rounds(grids.numpy().astype(np.uint8))
-    return answers, torch.from_numpy(rounds <= 1) & (grids == 0)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +25,7 @@ def easy():
 
 
 def test_commit_decoding_finishes_what_the_single_pass_does_not(easy):
-    model = Scripted(first_round_only)
+    model = Scripted(first_wave)
     alone = solve(model, easy.questions)
     result = solve_committed(model, easy.questions)
     assert not valid_solutions(easy.questions, alone.answers).any()
@@ -85,7 +41,7 @@ def test_commit_decoding_finishes_what_the_single_pass_does_not(easy):
 
 
 def test_a_sure_answer_right_at_once_is_the_model_alone(easy):
-    model = Scripted(lambda grids: (solutions_of(grids), torch.ones(grids.shape, dtype=torch.bool)))
+    model = Scripted(always_right)
     result = solve_committed(model, easy.questions)
     assert result.found_by() == ["model alone"] * len(easy)
     assert (result.rounds == 1).all() and (result.committed == 0).all()
@@ -125,7 +81,7 @@ def test_sure_cells_keep_only_blanks_above_the_threshold_without_clashes():
 
 
 def test_the_round_limit_and_events(easy):
-    model = Scripted(first_round_only)
+    model = Scripted(first_wave)
     events = []
     run = commit_steps(model, easy.questions, CommitConfig(max_rounds=2), InferenceConfig(batch_size=4))
     while True:

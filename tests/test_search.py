@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from scripted_models import Scripted, always_right, first_wave
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import app
@@ -26,61 +26,10 @@ from sudoku_trm.inference.search import (
     search_steps,
     solve_searched,
 )
-from sudoku_trm.model.config import ModelConfig
-from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
-from sudoku_trm.model.trm import Carry
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import CELLS, valid_solutions
 from sudoku_trm.sudoku.logic import logic_rounds
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
-
-SURE, UNSURE, WRONG = 30.0, 1.0, 1.5  # logits: p ~ 0.99 for a sure digit under stable-max, ~0.5 for an unsure one
-
-
-class Scripted(nn.Module):
-    """A stand-in TRM: `rule(grids) -> (answers, sure)` for the (B, 81) grids it is shown (a search node: the
-    puzzle with its commits and guesses); a sure cell gets a high logit on its digit, an unsure one a low
-    logit on it and a slightly higher one on the next digit (so it reads as that digit, unsure). It halts at
-    once and counts the rows it ran: one row is one model call."""
-
-    def __init__(self, rule):
-        super().__init__()
-        self.config = ModelConfig(hidden_size=8, halt_max_steps=2, puzzle_emb_len=1)
-        self.weight = nn.Parameter(torch.zeros(1))
-        self.rule = rule
-        self.rows_run = 0
-
-    def initial_carry(self, batch: int, device=None) -> Carry:
-        shape = (batch, 2, self.config.hidden_size)
-        return Carry(torch.zeros(shape), torch.zeros(shape))
-
-    def forward(self, carry: Carry, inputs: torch.Tensor):
-        self.rows_run += len(inputs)
-        answers, sure = self.rule(from_tokens(inputs).long())
-        index = (answers + DIGIT_TOKENS.start - 1).unsqueeze(-1)
-        logits = torch.full((len(inputs), CELLS, self.config.vocab_size), -SURE)
-        logits.scatter_(2, index, torch.where(sure, SURE, UNSURE).unsqueeze(-1))
-        runner_up = (answers % 9 + DIGIT_TOKENS.start).unsqueeze(-1)
-        logits.scatter_(2, runner_up, torch.where(sure, -SURE, WRONG).unsqueeze(-1))
-        return carry, logits, torch.full((len(inputs),), 10.0)
-
-
-def solved_or_ones(grid: np.ndarray) -> np.ndarray:
-    """The grid's solution, or (a node with none) every blank filled with 1."""
-    found = solver.solve(grid.astype(np.uint8))
-    return found.astype(np.int64) if found is not None else np.where(grid > 0, grid, 1).astype(np.int64)
-
-
-def always_right(grids: torch.Tensor):
-    answers = torch.stack([torch.from_numpy(solved_or_ones(g.numpy())) for g in grids])
-    return answers, torch.ones(grids.shape, dtype=torch.bool)
-
-
-def first_wave(grids: torch.Tensor):
-    """Right everywhere, sure only of what one round of logic places."""
-    answers, _ = always_right(grids)
-    rounds, _, _ = logic_rounds(grids.numpy().astype(np.uint8))
-    return answers, torch.from_numpy(rounds <= 1) & (grids == 0)
 
 
 def confidently_wrong(grids: torch.Tensor):
