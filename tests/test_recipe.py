@@ -25,6 +25,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import tiny_train_config
+from trainer_spies import depths_per_step, learning_rates_per_step
 from typer.testing import CliRunner
 
 from sudoku_trm.cli.app import app
@@ -86,31 +87,6 @@ def muon_train(sample: Path, tmp_path: Path, model: ModelConfig, **overrides) ->
     )
     values.update(overrides)
     return tiny_train(sample, tmp_path, model, **values)
-
-
-def learning_rates_per_step(trainer: Trainer) -> list[list[float]]:
-    """Spies on the optimiser: each group's learning rate at every step it takes."""
-    used: list[list[float]] = []
-    step = trainer.optimizer.step
-
-    def spy(*args, **kwargs):
-        used.append([group["lr"] for group in trainer.optimizer.param_groups])
-        return step(*args, **kwargs)
-
-    trainer.optimizer.step = spy  # type: ignore[method-assign]
-    return used
-
-
-def depths_per_step(trainer: Trainer) -> list[tuple[int, int]]:
-    used: list[tuple[int, int]] = []
-    forward = trainer.forward
-
-    def spy(carry, inputs, h_cycles, l_cycles):
-        used.append((h_cycles, l_cycles))
-        return forward(carry, inputs, h_cycles, l_cycles)
-
-    trainer.forward = spy  # type: ignore[assignment]
-    return used
 
 
 def assert_same_state(a, b, where: str = "") -> None:

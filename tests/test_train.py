@@ -23,6 +23,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import TRAIN_FILES, tiny_train_config
+from trainer_spies import depths_per_step
 from typer.testing import CliRunner
 
 from sudoku_trm.cli.app import app
@@ -133,14 +134,7 @@ def test_depth_follows_the_schedule_in_a_real_run(tmp_path, curriculum):
         log_every=1,
     )
     trainer = Trainer(model, config, log=quiet)
-    used = []
-    forward = trainer.forward
-
-    def spy(carry, inputs, h_cycles, l_cycles):
-        used.append((h_cycles, l_cycles))
-        return forward(carry, inputs, h_cycles, l_cycles)
-
-    trainer.forward = spy
+    used = depths_per_step(trainer)
     trainer.run()
 
     pdc = curriculum in ("cgar", "pdc")

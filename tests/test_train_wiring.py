@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_train_config
+from trainer_spies import learning_rates_per_step
 
 from sudoku_trm.errors import UserError
 from sudoku_trm.inference.engine import InferenceConfig, solve
@@ -318,14 +319,7 @@ def test_warm_up_sets_lr_over_warmup_at_the_first_step(shared_sample, tmp_path):
     """The learning rate the optimiser actually steps with: lr/4, lr/2, 3lr/4, lr, lr."""
     model = tiny_model()
     trainer = Trainer(model, tiny_train(shared_sample, tmp_path, model, lr=2e-3, warmup_steps=4), log=quiet)
-    used: list[list[float]] = []
-    step = trainer.optimizer.step
-
-    def spy(*args, **kwargs):
-        used.append([group["lr"] for group in trainer.optimizer.param_groups])
-        return step(*args, **kwargs)
-
-    trainer.optimizer.step = spy  # type: ignore[method-assign]
+    used = learning_rates_per_step(trainer)
     metrics = RunningMetrics(trainer.device)
     for _ in range(5):
         trainer.train_step(metrics)

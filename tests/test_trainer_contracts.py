@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import SHARED_SAMPLE, TRAIN_FILES, tiny_train_config
+from trainer_spies import learning_rates_per_step
 
 import sudoku_trm.training.trainer as trainer_module
 from sudoku_trm.errors import Interrupted, UserError
@@ -384,14 +385,7 @@ def test_each_group_steps_at_its_base_rate_times_warm_up_times_cosine(tmp_path):
         steps=4,
     )
     trainer = Trainer(model, config, log=quiet)
-    used: list[list[float]] = []
-    step = trainer.optimizer.step
-
-    def spy(*args, **kwargs):
-        used.append([group["lr"] for group in trainer.optimizer.param_groups])
-        return step(*args, **kwargs)
-
-    trainer.optimizer.step = spy  # type: ignore[method-assign]
+    used = learning_rates_per_step(trainer)
     metrics = RunningMetrics(trainer.device)
     for _ in range(4):
         trainer.train_step(metrics)
