@@ -98,11 +98,24 @@ def test_the_round_limit_and_events(easy):
     assert {tuple(s.rows) for s in steps if s.round == 1} == {(0, 1, 2, 3), (4, 5)}  # batches of 4
 
 
-def test_bad_settings_are_refused():
-    with pytest.raises(ValueError):
+def test_bad_settings_are_refused_and_the_edges_accepted():
+    with pytest.raises(ValueError, match=r"threshold must lie in \(0, 1\], got 0.0"):
         CommitConfig(threshold=0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="threshold"):
+        CommitConfig(threshold=1.5)
+    with pytest.raises(ValueError, match="max_rounds must be at least 1, got 0"):
         CommitConfig(max_rounds=0)
+    edges = CommitConfig(threshold=1.0, max_rounds=1)  # commit only certainties; the model alone
+    assert (edges.threshold, edges.max_rounds) == (1.0, 1)
+
+
+def test_a_cell_exactly_at_the_threshold_is_sure():
+    grid = np.zeros((1, CELLS), dtype=np.uint8)
+    answers = np.zeros((1, CELLS), dtype=np.uint8)
+    confidence = np.zeros((1, CELLS), dtype=np.float32)
+    answers[0, 40], confidence[0, 40] = 2, 0.75  # exactly representable, so == is exact
+    assert sure_cells(grid, answers, confidence, 0.75)[0, 40]
+    assert not sure_cells(grid, answers, confidence, 0.875)[0, 40]
 
 
 def test_eval_effort_commit_reports_the_model_alone_beside(solver_weights):
