@@ -17,15 +17,13 @@ from sudoku_trm.sudoku.logic import logic_rounds
 SURE, UNSURE, WRONG = 30.0, 1.0, 1.5  # logits: p ~ 0.99 for a sure digit under stable-max, ~0.5 for an unsure one
 
 
-class Scripted(nn.Module):
-    """A stand-in TRM: `rule(grids) -> (answers, sure)` for the (B, 81) grids it is shown (a puzzle with its
-    commits and guesses); a sure cell gets a high logit on its digit; an unsure one a low logit on it and a
-    slightly higher one on the next digit, so it reads as that wrong digit, unsure. It halts at once and counts
-    the rows it ran: one row is one model call."""
+class StandIn(nn.Module):
+    """What every stand-in TRM shares: a tiny config with `horizon` steps, one parameter (so the engine finds
+    a device), a zero carry, the `rule` its forward follows and a count of the rows it ran."""
 
-    def __init__(self, rule):
+    def __init__(self, rule, horizon: int):
         super().__init__()
-        self.config = ModelConfig(hidden_size=8, halt_max_steps=2, puzzle_emb_len=1)
+        self.config = ModelConfig(hidden_size=8, halt_max_steps=horizon, puzzle_emb_len=1)
         self.weight = nn.Parameter(torch.zeros(1))
         self.rule = rule
         self.rows_run = 0
@@ -33,6 +31,16 @@ class Scripted(nn.Module):
     def initial_carry(self, batch: int, device=None) -> Carry:
         shape = (batch, 2, self.config.hidden_size)
         return Carry(torch.zeros(shape), torch.zeros(shape))
+
+
+class Scripted(StandIn):
+    """A stand-in TRM: `rule(grids) -> (answers, sure)` for the (B, 81) grids it is shown (a puzzle with its
+    commits and guesses); a sure cell gets a high logit on its digit; an unsure one a low logit on it and a
+    slightly higher one on the next digit, so it reads as that wrong digit, unsure. It halts at once and counts
+    the rows it ran: one row is one model call."""
+
+    def __init__(self, rule):
+        super().__init__(rule, horizon=2)
 
     def forward(self, carry: Carry, inputs: torch.Tensor):
         self.rows_run += len(inputs)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from scripted_models import StandIn
 
 from sudoku_trm.inference.adaptive import Budget, Stage, adaptive_steps, preset, solve_adaptive
 from sudoku_trm.inference.engine import InferenceConfig, solve
-from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
 from sudoku_trm.model.trm import Carry
 from sudoku_trm.model.weights import load_weights
@@ -21,21 +20,13 @@ from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 HORIZON = 4
 
 
-class Scripted(nn.Module):
+class Scripted(StandIn):
     """A stand-in for the TRM whose answers follow `rule(grids, steps, random_start) -> (answers, halts)`:
     `grids` are the (B, 81) puzzles as the chain sees them (a copy is transformed), `steps` each row's
     step (1-based), `random_start` whether the chain began from a random latent. It counts its calls."""
 
     def __init__(self, rule, horizon: int = HORIZON):
-        super().__init__()
-        self.config = ModelConfig(hidden_size=8, halt_max_steps=horizon, puzzle_emb_len=1)
-        self.weight = nn.Parameter(torch.zeros(1))
-        self.rule = rule
-        self.rows_run = 0
-
-    def initial_carry(self, batch: int, device=None) -> Carry:
-        shape = (batch, 2, self.config.hidden_size)
-        return Carry(torch.zeros(shape), torch.zeros(shape))
+        super().__init__(rule, horizon)
 
     def forward(self, carry: Carry, inputs: torch.Tensor):
         self.rows_run += len(inputs)
