@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PUZZLES = ROOT / "puzzles"  # the committed sample puzzles: tests name them from here, never from the working directory
 SHARED_SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample"
 TRAIN_FILES = tuple(str(SHARED_SAMPLE / name) for name in ("unbiased_1k.csv", "clue17.csv", "hard_train.csv"))
 
@@ -37,6 +38,13 @@ def tiny_train_config(tmp_path: Path, model, **overrides):
     )
     values.update(overrides)
     return TrainConfig(**values)
+
+
+@pytest.fixture(autouse=True)
+def away_from_the_repository(tmp_path_factory, monkeypatch) -> None:
+    """Every test runs in an empty directory of its own, so a path taken relative to the working
+    directory fails here, at once, as it would for `python -m pytest <repo>/tests` run from elsewhere."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import PUZZLES
 from scripted_models import Scripted, always_right, first_wave
 from typer.testing import CliRunner
 
@@ -21,7 +22,7 @@ from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 
 @pytest.fixture(scope="module")
 def easy():
-    return load_puzzle_set("puzzles/easy.txt")
+    return load_puzzle_set(PUZZLES / "easy.txt")
 
 
 def test_commit_decoding_finishes_what_the_single_pass_does_not(easy):
@@ -121,7 +122,7 @@ def test_a_cell_exactly_at_the_threshold_is_sure():
 def test_eval_effort_commit_reports_the_model_alone_beside(solver_weights):
     result = CliRunner().invoke(
         app,
-        ["eval", "puzzles/easy.txt", "--weights", str(solver_weights), "--effort", "commit", "--json"],
+        ["eval", str(PUZZLES / "easy.txt"), "--weights", str(solver_weights), "--effort", "commit", "--json"],
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -136,5 +137,5 @@ def test_eval_effort_commit_reports_the_model_alone_beside(solver_weights):
     [["--effort", "commit", "--steps", "3"], ["--effort", "commit", "--budget", "4"], ["--commit-threshold", "0"]],
 )
 def test_misuse_of_commit_is_bad_usage(flags, solver_weights):
-    result = CliRunner().invoke(app, ["eval", "puzzles/easy.txt", "--weights", str(solver_weights), *flags])
+    result = CliRunner().invoke(app, ["eval", str(PUZZLES / "easy.txt"), "--weights", str(solver_weights), *flags])
     assert result.exit_code == 2

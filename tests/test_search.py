@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import PUZZLES
 from scripted_models import Scripted, always_right, first_wave
 from typer.testing import CliRunner
 
@@ -30,6 +31,8 @@ from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import CELLS, valid_solutions
 from sudoku_trm.sudoku.logic import logic_rounds
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+
+EASY, MEDIUM = str(PUZZLES / "easy.txt"), str(PUZZLES / "medium.txt")
 
 
 def confidently_wrong(grids: torch.Tensor):
@@ -70,12 +73,12 @@ def drain(run):
 
 @pytest.fixture(scope="module")
 def easy():
-    return load_puzzle_set("puzzles/easy.txt")
+    return load_puzzle_set(PUZZLES / "easy.txt")
 
 
 @pytest.fixture(scope="module")
 def medium():
-    return load_puzzle_set("puzzles/medium.txt")
+    return load_puzzle_set(PUZZLES / "medium.txt")
 
 
 def test_an_always_right_model_is_the_model_alone(easy):
@@ -182,11 +185,11 @@ def test_bad_settings_are_refused():
 
 
 def test_solve_answers_every_valid_puzzle_by_default(solver_weights):
-    result = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights)])
+    result = CliRunner().invoke(app, ["solve", EASY, "--weights", str(solver_weights)])
     assert result.exit_code == 0, result.output
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith("6 valid: ") and "model calls" in summary
-    records = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--json"])
+    records = CliRunner().invoke(app, ["solve", EASY, "--weights", str(solver_weights), "--json"])
     search = [json.loads(line)["search"] for line in records.stdout.splitlines()]
     assert all(json.loads(line)["valid"] for line in records.stdout.splitlines())
     assert {s["found_by"] for s in search} <= {MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH, EXACT_SOLVER}
@@ -194,17 +197,17 @@ def test_solve_answers_every_valid_puzzle_by_default(solver_weights):
 
 
 def test_a_rule_breaking_answer_exits_3_and_points_to_the_way_out(solver_weights):
-    result = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--effort", "off"])
+    result = CliRunner().invoke(app, ["solve", EASY, "--weights", str(solver_weights), "--effort", "off"])
     assert result.exit_code == 3, result.output
     note = result.stderr.strip().splitlines()[-1]
     assert "break the rules" in note and "--effort search" in note and "sudoku-trm check puzzles/easy.txt" in note
 
 
 def test_watching_the_model_alone_turns_the_search_off(solver_weights):
-    result = CliRunner().invoke(app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--steps", "2"])
+    result = CliRunner().invoke(app, ["solve", EASY, "--weights", str(solver_weights), "--steps", "2"])
     assert result.exit_code == 3  # the model alone, two steps: wrong, said so
     refused = CliRunner().invoke(
-        app, ["solve", "puzzles/easy.txt", "--weights", str(solver_weights), "--effort", "search", "--trace"]
+        app, ["solve", EASY, "--weights", str(solver_weights), "--effort", "search", "--trace"]
     )
     assert refused.exit_code == 2
 
@@ -212,14 +215,23 @@ def test_watching_the_model_alone_turns_the_search_off(solver_weights):
 def test_eval_reports_the_search_beside_the_model_alone_and_the_exact_solver(solver_weights):
     result = CliRunner().invoke(
         app,
-        ["eval", "puzzles/medium.txt", "--weights", str(solver_weights), "--effort", "search", "--budget", "3"],
+        ["eval", MEDIUM, "--weights", str(solver_weights), "--effort", "search", "--budget", "3"],
     )
     assert result.exit_code == 0, result.output
     document = json.loads(
         CliRunner()
         .invoke(
             app,
-            ["eval", "puzzles/medium.txt", "--weights", str(solver_weights), "--effort", "search", "--budget", "3"]
+            [
+                "eval",
+                MEDIUM,
+                "--weights",
+                str(solver_weights),
+                "--effort",
+                "search",
+                "--budget",
+                "3",
+            ]
             + ["--json"],
         )
         .stdout
@@ -228,7 +240,7 @@ def test_eval_reports_the_search_beside_the_model_alone_and_the_exact_solver(sol
     search = document["files"][0]["search"]
     assert sum(search["found_by"].values()) == 6 and search["mean_model_calls"] <= 3
     assert search["mean_exact_solver_guesses"] == pytest.approx(
-        np.mean([solver.analyse(q, 1).guesses for q in load_puzzle_set("puzzles/medium.txt").questions])
+        np.mean([solver.analyse(q, 1).guesses for q in load_puzzle_set(PUZZLES / "medium.txt").questions])
     )
     assert document["files"][0]["valid"] == 1.0 and search["single_grid_accuracy"] < 1.0
 
