@@ -1,17 +1,19 @@
 """Time to accuracy: train a recipe on one CPU thread and score it on the dev files as training goes.
 
 Every --every minutes of training (the evaluations themselves are not counted: the run's clock is paused
-while they run), the EMA weights are scored on puzzles/easy.txt, puzzles/medium.txt, unbiased_1k (first
---limit) and hard_dev (first --limit): exact grids and blank cells right, by the model alone (single pass)
-and with commit decoding (inference/commit.py). The curve is printed as a table and written as JSON lines,
-so every later change is compared on the same axes: CPU minutes of training against accuracy.
+while they run), the EMA weights are scored on puzzles/easy.txt, puzzles/medium.txt, and the first --limit
+puzzles of unbiased_1k, benchmarks/data/guesses_dev.csv and hard_dev: exact grids and blank cells right, by
+the model alone (single pass) and with commit decoding (inference/commit.py). The curve is printed as a
+table and written as JSON lines, so every later change is compared on the same axes: CPU minutes of
+training against accuracy.
 
   python benchmarks/time_to_accuracy.py --recipe cpu --minutes 30 --out benchmarks/results/tta_cpu.jsonl
   python benchmarks/time_to_accuracy.py --recipe fast --minutes 30 --hidden-size 64 --out ...
   python benchmarks/time_to_accuracy.py --recipe cpu --minutes 120 --export runs/long/export --set name=long
 
 Runs are ordinary training runs (runs/<name>/: checkpoint and metrics) under --time-budget, so --resume
-continues one and --export writes its weights at the end. Compare recipes by starting their runs together,
+continues one (its clock too: a budget may span several sittings) and --export writes its weights at the
+end; `kill` (SIGTERM) stops one with a checkpoint, as Ctrl-C does. Compare recipes by starting their runs together,
 one thread each (OMP_NUM_THREADS=1), on the same machine.
 """
 
@@ -43,6 +45,7 @@ SETS = (
     ("easy", ROOT / "puzzles" / "easy.txt", None),
     ("medium", ROOT / "puzzles" / "medium.txt", None),
     ("unbiased_1k", SHARED / "unbiased_1k.csv", "limit"),
+    ("guesses_dev", ROOT / "benchmarks" / "data" / "guesses_dev.csv", "limit"),
     ("hard_dev", SHARED / "hard_dev.csv", "limit"),
 )
 
@@ -52,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--recipe", default="cpu", help="training recipe (default %(default)s)")
     parser.add_argument("--minutes", type=float, default=30.0, help="training time budget (default %(default)s)")
     parser.add_argument("--every", type=float, default=5.0, help="minutes of training between scores")
-    parser.add_argument("--limit", type=int, default=200, help="puzzles of unbiased_1k and hard_dev scored")
+    parser.add_argument("--limit", type=int, default=200, help="puzzles of each CSV dev file scored")
     parser.add_argument("--hidden-size", type=int, help="model width (default: the recipe's)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="a TrainConfig or ModelConfig field"

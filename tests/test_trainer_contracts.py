@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -647,6 +649,33 @@ def test_ctrl_c_saves_and_says_where_and_how_to_continue(tmp_path):
         trainer.run()
     assert str(caught.value) == f"interrupted at step 0; checkpoint saved to {path}, continue with --resume"
     assert load_checkpoint(path)["step"] == 0
+
+
+def test_a_kill_saves_as_ctrl_c_does_and_the_handler_is_put_back(tmp_path):
+    """SIGTERM at step 3 (a background job ignores SIGINT: `kill` is how one is stopped) ends the run
+    with the three steps saved; after the run, SIGTERM's handler is the one from before."""
+    model = tiny_model()
+    trainer = Trainer(model, tiny_train_config(tmp_path, model), log=quiet)
+    train_step = trainer.train_step
+
+    def step_then_killed(metrics):
+        train_step(metrics)
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def unhandled(signum, frame):  # what a trainer that ignored SIGTERM would meet, instead of the test's death
+        raise RuntimeError("SIGTERM reached the handler from before the run")
+
+    trainer.train_step = step_then_killed  # type: ignore[method-assign]
+    path = run_dir(trainer) / CHECKPOINT_NAME
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        with pytest.raises(Interrupted, match="interrupted at step 3"):
+            trainer.run()
+        assert signal.getsignal(signal.SIGTERM) is unhandled
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert load_checkpoint(path)["step"] == 3
 
 
 def test_time_final_work_keeps_a_reserve_from_the_timed_evaluation_and_save(tmp_path):

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -136,6 +139,24 @@ def model_call(model: TRM, config: TrainConfig, world: int, device: torch.device
     if world > 1:
         return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     return model
+
+
+@contextmanager
+def _termination_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a scheduler, a session's end) stops training as Ctrl-C does: checkpoint, then
+    Interrupted. A job started in the background of a script ignores SIGINT, so `kill` is how it is stopped."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live on the main thread
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @torch.no_grad()
@@ -290,6 +311,10 @@ class Trainer:
         """Train to `config.steps` or to the end of the time budget (or stop at step `until`), logging,
         evaluating and checkpointing on schedule. Returns the last logged record, with the final dev
         evaluation under "eval" when training is done."""
+        with _termination_as_interrupt():
+            return self._run(until)
+
+    def _run(self, until: int | None) -> dict:
         config = self.config
         metrics, speed, summary = RunningMetrics(self.device), Throughput(self.step, config.batch_size), {}
         finished = False
