@@ -15,7 +15,18 @@ from typing import Any
 
 import torch
 
-from sudoku_trm.model.trm import TRM, looks_local
+from sudoku_trm.errors import UserError
+from sudoku_trm.model.trm import TRM
+from sudoku_trm.model.weights import export_weights, load_weights, resolve_weights_dir
+
+
+def looks_local(name_or_path: str | Path) -> bool:
+    """A Path, or a string that cannot be a Hub repo id (OWNER/NAME) or starts like a path."""
+    if isinstance(name_or_path, Path):
+        return True
+    name = str(name_or_path)
+    parts = name.split("/")
+    return name.startswith(("/", ".", "~")) or "\\" in name or len(parts) != 2 or not all(parts)
 
 
 def load_model(
@@ -32,7 +43,7 @@ def load_model(
     or a string that cannot be OWNER/NAME (or starts with / . ~) is a local directory, whose absence is
     one UserError, never a Hub request for a typo; anything else is a Hub repo id."""
     if name_or_path is None or Path(name_or_path).is_dir() or looks_local(name_or_path):
-        return TRM.from_pretrained(name_or_path, map_location=map_location)
+        return load_local(name_or_path, map_location)
     from sudoku_trm.hub.client import fetch_model
 
     source = fetch_model(
@@ -43,7 +54,18 @@ def load_model(
         local_files_only=local_files_only,
         token=token,
     )
-    return TRM.from_pretrained(source, map_location=map_location)
+    return load_local(source, map_location)
+
+
+def load_local(directory: str | Path | None, map_location: str | torch.device = "cpu") -> TRM:
+    """A model from an exported directory (None: $SUDOKU_TRM_WEIGHTS, else the shipped default, found from
+    any working directory), loaded strictly (a missing, extra or misshapen tensor is a UserError) and
+    silently; a directory that does not exist is one UserError, never a Hub request."""
+    source = resolve_weights_dir(None if directory is None else Path(directory))
+    if not source.is_dir():
+        what = "not a directory" if source.exists() else "no such directory"
+        raise UserError(f"{directory}: {what} (a model is an exported directory holding config.json)")
+    return load_weights(source, device=map_location)
 
 
 def push_model(model: TRM, repo_id: str, **options: Any) -> str:
@@ -52,5 +74,5 @@ def push_model(model: TRM, repo_id: str, **options: Any) -> str:
     from sudoku_trm.hub.client import push_folder
 
     with tempfile.TemporaryDirectory() as folder:
-        model.save_pretrained(folder)
+        export_weights(model, Path(folder))
         return push_folder(Path(folder), repo_id, **options)

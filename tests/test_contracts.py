@@ -28,6 +28,7 @@ from sudoku_trm.inference import engine, search
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import WEIGHTS_NAME, export_weights, load_weights
+from sudoku_trm.pretrained import load_model
 from sudoku_trm.sudoku.grid import answer_problems, find_conflicts, has_conflicts, is_valid_solution, valid_solutions
 from sudoku_trm.sudoku.puzzles import format_line, parse_grid_string, parse_text
 from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -89,7 +90,7 @@ def assert_names_file_and_key(message: str, directory: Path, expected: str) -> N
 def test_the_undamaged_export_loads(exported):
     """The control: what the damaged copies fail on is the damage alone."""
     assert isinstance(load_weights(exported), TRM)
-    assert isinstance(TRM.from_pretrained(exported), TRM)
+    assert isinstance(load_model(exported), TRM)
 
 
 def test_load_weights_refuses_a_missing_or_extra_tensor(misfit):
@@ -99,11 +100,11 @@ def test_load_weights_refuses_a_missing_or_extra_tensor(misfit):
     assert_names_file_and_key(one_line(str(caught.value)), directory, expected)
 
 
-def test_from_pretrained_refuses_a_missing_or_extra_tensor(misfit):
+def test_load_model_refuses_a_missing_or_extra_tensor(misfit):
     directory, expected = misfit
     for source in (directory, str(directory)):
         with pytest.raises(UserError) as caught:
-            TRM.from_pretrained(source)
+            load_model(source)
         assert_names_file_and_key(one_line(str(caught.value)), directory, expected)
 
 

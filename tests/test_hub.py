@@ -416,13 +416,13 @@ def test_a_file_that_is_not_a_puzzle_csv_is_refused(offline):
 # -- the Hub mixin -------------------------------------------------------------------------------------
 
 
-def test_save_and_from_pretrained_share_the_export_layout_strictly_and_silently(offline, tmp_path, capsys):
+def test_export_and_load_model_share_the_hub_layout_strictly_and_silently(offline, tmp_path, capsys):
     model = small_model()
     export_weights(model, tmp_path / "exported")
-    loaded = TRM.from_pretrained(tmp_path / "exported")
+    loaded = load_model(tmp_path / "exported")
     assert same_weights(loaded, model) and loaded.config == model.config
 
-    loaded.save_pretrained(tmp_path / "saved")
+    export_weights(loaded, tmp_path / "saved")
     assert sorted(os.listdir(tmp_path / "saved")) == ["README.md", "config.json", "model.safetensors"]
     again = load_weights(tmp_path / "saved")
     assert same_weights(again, model) and again.config == model.config
@@ -434,11 +434,11 @@ def test_save_and_from_pretrained_share_the_export_layout_strictly_and_silently(
     assert capsys.readouterr().out == ""  # huggingface_hub's own from_pretrained prints here
 
 
-def test_from_pretrained_refuses_weights_that_do_not_fit_the_config(tmp_path):
-    small_model().save_pretrained(tmp_path / "m")
+def test_load_model_refuses_weights_that_do_not_fit_the_config(tmp_path):
+    export_weights(small_model(), tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text('{"hidden_size": 64}')
     with pytest.raises(UserError, match="do not fit"):
-        TRM.from_pretrained(tmp_path / "m")
+        load_model(tmp_path / "m")
 
 
 # -- huggingface_hub's errors, one line each -----------------------------------------------------------

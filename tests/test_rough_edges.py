@@ -28,6 +28,7 @@ from sudoku_trm.inference.engine import InferenceConfig, solve
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import export_weights, load_weights
+from sudoku_trm.pretrained import load_model
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.puzzles import read_puzzles
 
@@ -265,7 +266,7 @@ def test_the_readme_python_section_runs(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["weightz", "./weights-typo", "/no/such/model", "a/b/c", "~/models/x"])
-def test_from_pretrained_on_a_local_looking_name_fails_in_one_line_without_the_hub(name, monkeypatch):
+def test_load_model_on_a_local_looking_name_fails_in_one_line_without_the_hub(name, monkeypatch):
     import sudoku_trm.hub.client
 
     def no_hub(*args, **kwargs):
@@ -273,14 +274,13 @@ def test_from_pretrained_on_a_local_looking_name_fails_in_one_line_without_the_h
 
     monkeypatch.setattr(sudoku_trm.hub.client, "fetch_model", no_hub)
     with pytest.raises(UserError) as caught:
-        TRM.from_pretrained(name)
+        load_model(name)
     message = str(caught.value)
     assert message.startswith(f"{name}: no such directory") and "\n" not in message
 
 
-def test_load_model_asks_the_hub_for_owner_slash_name_and_from_pretrained_points_there(monkeypatch, tmp_path):
+def test_load_model_asks_the_hub_for_owner_slash_name_and_never_for_a_path(monkeypatch, tmp_path):
     import sudoku_trm.hub.client
-    from sudoku_trm.pretrained import load_model
 
     asked = []
 
@@ -292,9 +292,6 @@ def test_load_model_asks_the_hub_for_owner_slash_name_and_from_pretrained_points
     with pytest.raises(UserError):
         load_model("someone/model")
     assert asked == ["someone/model"]
-    with pytest.raises(UserError, match=r"load_model\('someone/model'\)"):
-        TRM.from_pretrained("someone/model")  # model/ never reaches the Hub
-    assert asked == ["someone/model"]
     afile = tmp_path / "config.json"
     afile.write_text("{}")
     with pytest.raises(UserError, match="not a directory"):
@@ -303,11 +300,10 @@ def test_load_model_asks_the_hub_for_owner_slash_name_and_from_pretrained_points
 
 def test_the_default_model_loads_from_any_working_directory(monkeypatch, tmp_path):
     from sudoku_trm.model.weights import WEIGHTS_ENV
-    from sudoku_trm.pretrained import load_model
 
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert load_model().config == TRM.from_pretrained().config == TRM.from_pretrained(ROOT / "weights").config
+    assert load_model().config == load_model(ROOT / "weights").config == load_model(str(ROOT / "weights")).config
 
 
 # -- CPU threads ------------------------------------------------------------------------------------

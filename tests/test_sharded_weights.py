@@ -1,5 +1,5 @@
 """Sharded exports: a model past the shard limit is written the Hub's way (shards + index) and read back
-bit for bit by every reader: load_weights, TRM.from_pretrained (directory), load_model (Hub repo), --weights."""
+bit for bit by every reader: load_weights, load_model (directory or Hub repo), --weights."""
 
 import json
 import re
@@ -157,13 +157,13 @@ def test_a_mixed_directory_is_refused_in_one_line(sharded, tmp_path):
 # -- reading -----------------------------------------------------------------------------------------------
 
 
-def test_load_weights_and_from_pretrained_read_shards_bit_exactly(sharded):
+def test_load_weights_and_load_model_read_shards_bit_exactly(sharded):
     model, directory = sharded
     assert identical(load_weights(directory), model)
-    assert identical(TRM.from_pretrained(directory), model)
+    assert identical(load_model(directory), model)
 
 
-def test_from_pretrained_fetches_the_index_and_its_shards_from_a_hub_repo(sharded, offline):  # noqa: F811
+def test_load_model_fetches_the_index_and_its_shards_from_a_hub_repo(sharded, offline):  # noqa: F811
     model, directory = sharded
     cache_repo(offline, "someone/sharded", {p.name: p for p in directory.iterdir()})
     assert identical(load_model("someone/sharded", cache_dir=offline), model)

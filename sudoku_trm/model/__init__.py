@@ -2,9 +2,11 @@
 
 - `config`: `ModelConfig` (typed, refuses unknown keys) and the `DictConfig` base every config uses;
 - `tokens`: the token encoding (0 pad, 1 blank, 2..10 digits);
-- `trm`: the `TRM` network, one supervision step per call, with `from_pretrained`/`save_pretrained`;
-- `readout`: stable-max digit probabilities and the halting rule, shared by training and inference;
-- `weights`: the exported layout (config.json, model.safetensors, model card) and the default model;
+- `trm`: the `TRM` network, one supervision step per call (the units mixer, or TRM's MLP or attention);
+- `readout`: digit probabilities (softmax or stable-max, as trained) and the halting rule, shared by training
+  and inference;
+- `weights`: the exported layout (config.json, model.safetensors or shards, model card): `export_weights`,
+  `load_weights`, and where the default model lives;
 - `devices`: `--device` resolution and bf16 autocast.
 
 Depends only on `sudoku`; never on `hub` (sudoku_trm/pretrained.py loads and pushes models by Hub repo id).

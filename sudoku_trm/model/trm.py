@@ -34,7 +34,6 @@ dtype: cast them to fp32 before the loss.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import torch
@@ -251,21 +250,12 @@ class Carry(NamedTuple):
     z: Tensor  # latent reasoning state (TRM's z_L)
 
 
-def looks_local(name_or_path: str | Path) -> bool:
-    """A Path, or a string that cannot be a Hub repo id (OWNER/NAME) or starts like a path."""
-    if isinstance(name_or_path, Path):
-        return True
-    name = str(name_or_path)
-    parts = name.split("/")
-    return name.startswith(("/", ".", "~")) or "\\" in name or len(parts) != 2 or not all(parts)
-
-
 class TRM(nn.Module):
     """Tiny Recursive Model. `forward` runs one supervision step at the depth it is given.
 
-    `from_pretrained` and `save_pretrained` read and write the layout of model/weights.py (config.json,
-    model.safetensors or its shards and index, README.md: the one huggingface_hub's PyTorchModelHubMixin
-    uses); sudoku_trm.pretrained loads and pushes it by Hub repo id.
+    Its files on disk are model/weights.py's (`export_weights`, `load_weights`: the layout huggingface_hub's
+    PyTorchModelHubMixin uses); sudoku_trm.pretrained loads one by directory or Hub repo id. The model
+    imports neither, so the files' code may import the model.
     """
 
     def __init__(self, config: ModelConfig | Mapping[str, Any] = ModelConfig()):
@@ -375,34 +365,3 @@ class TRM(nn.Module):
 
     def count_parameters(self, trainable_only: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
-
-    # -- files ---------------------------------------------------------------------------------
-    # Imported when called: importing the model loads no file code, and the weights layout may import
-    # the model freely. The Hub is not reached from here (model/ imports nothing from hub/): a model by
-    # Hub repo id is sudoku_trm.pretrained.load_model's, uploading is its push_model.
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path | None = None, *, map_location: str | torch.device = "cpu") -> "TRM":
-        """A model from an exported directory (default: $SUDOKU_TRM_WEIGHTS, else the shipped default,
-        found from any working directory), loaded strictly (a missing, extra or misshapen tensor is a
-        UserError) and silently. A directory that does not exist is one UserError; an OWNER/NAME that is
-        not a directory here points to `sudoku_trm.pretrained.load_model`, which fetches Hub repos."""
-        from sudoku_trm.errors import UserError
-        from sudoku_trm.model.weights import load_weights, resolve_weights_dir
-
-        source = resolve_weights_dir(None if directory is None else Path(directory))
-        if not source.is_dir():
-            what = "not a directory" if source.exists() else "no such directory"
-            hint = (
-                "a model is an exported directory holding config.json"
-                if looks_local(directory)  # type: ignore[arg-type]
-                else f"to load the Hub repo, call sudoku_trm.pretrained.load_model({str(directory)!r})"
-            )
-            raise UserError(f"{directory}: {what} ({hint})")
-        return load_weights(source, device=map_location, model_class=cls)
-
-    def save_pretrained(self, directory: str | Path, training: dict | None = None) -> None:
-        """Write config.json, model.safetensors and a model card to `directory`."""
-        from sudoku_trm.model.weights import export_weights
-
-        export_weights(self, Path(directory), training=training)

@@ -158,10 +158,9 @@ def resolve_weights_dir(weights: Path | None) -> Path:
     return directory
 
 
-def load_weights(directory: Path, device: str | torch.device = "cpu", model_class: type[TRM] = TRM) -> TRM:
-    """A TRM from an exported directory (one weights file or shards and their index, as `save_pretrained`
-    writes too); any missing, corrupt or mismatched file is a UserError naming it. `model_class` lets
-    `TRM.from_pretrained` build a subclass."""
+def load_weights(directory: Path, device: str | torch.device = "cpu") -> TRM:
+    """A TRM from an exported directory (one weights file or shards and their index, as `export_weights`
+    writes them); any missing, corrupt or mismatched file is a UserError naming it."""
     directory = Path(directory)
     config_path = directory / CONFIG_NAME
     if not config_path.is_file():
@@ -172,7 +171,7 @@ def load_weights(directory: Path, device: str | torch.device = "cpu", model_clas
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError) as error:
         raise UserError(f"{config_path}: not a valid model config ({error})") from None
     tensors, origin = _read_tensors(entry)
-    model = model_class(config)
+    model = TRM(config)
     problem = _misfit(model.state_dict(), tensors)
     if problem:
         key, text = problem
