@@ -3,19 +3,23 @@ level asked, repeatable by seed, in the forms the other commands read."""
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import sudoku_trm.cli.generate as cli_generate
 from sudoku_trm.cli.app import app
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.checking import check_files
 from sudoku_trm.sudoku.generate import generate, random_grid
 from sudoku_trm.sudoku.grid import valid_solutions
 from sudoku_trm.sudoku.logic import LEVELS, levels, logic_rounds
-from sudoku_trm.sudoku.puzzles import format_line, parse_text
+from sudoku_trm.sudoku.puzzles import format_line, parse_text, write_puzzles
 
 runner = CliRunner()
 
@@ -80,6 +84,7 @@ def test_generate_writes_line_form_by_default_and_json_on_request():
         (["--difficulty", "hard"], "--difficulty"),
         (["--format", "xml"], "--format"),
         (["--answers", "--format", "grid"], "--answers"),
+        (["-n", "0"], "--count"),
     ],
 )
 def test_bad_generate_options_are_one_line_and_exit_2(args, named):
@@ -92,3 +97,66 @@ def test_the_help_names_the_levels_logic_grades():
     from sudoku_trm.cli.usage import CHOICES
 
     assert CHOICES["--difficulty"] == LEVELS
+
+
+# -- streaming: each puzzle out as it is made ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt, answers", [("line", False), ("line", True), ("grid", False), ("csv", True)])
+def test_streamed_output_is_the_file_write_puzzles_writes(fmt, answers):
+    made = list(generate(3, "singles", seed=4))
+    expected = io.StringIO()
+    write_puzzles(expected, [m.puzzle for m in made], [m.solution for m in made] if answers else None, fmt=fmt)
+    args = ["generate", "-n", "3", "--seed", "4", "--format", fmt] + (["--answers"] if answers else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and result.stdout == expected.getvalue()
+
+
+def test_each_puzzle_is_written_before_the_next_is_made(monkeypatch):
+    out = io.StringIO()
+    seen_before_second: list[str] = []
+    made = list(generate(2, "singles", seed=1))
+
+    def slow_generate(count, level, seed):
+        yield made[0]
+        seen_before_second.append(out.getvalue())  # what a reader has by the time the second is being made
+        yield made[1]
+
+    monkeypatch.setattr(cli_generate, "generate", slow_generate)
+
+    class Out:
+        file = out
+        is_terminal = False
+
+    cli_generate.run(2, "singles", 1, "line", False, False, Out())  # type: ignore[arg-type]
+    assert seen_before_second == [format_line(made[0].puzzle) + "\n"]
+    assert out.getvalue().splitlines() == [format_line(m.puzzle) for m in made]
+
+
+def test_a_reader_that_stops_early_ends_a_long_run_at_once():
+    """`generate -n 100000 | head -1`: the next write meets the closed pipe and the command ends quietly.
+    The timeout only catches a run that goes on making puzzles nobody reads (minutes)."""
+    command = [sys.executable, "-m", "sudoku_trm", "generate", "-n", "100000", "--seed", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stdout.readline()  # type: ignore[union-attr]
+        process.stdout.close()  # type: ignore[union-attr]
+        assert process.wait(timeout=120) != 0
+        assert len(first.strip()) == 81 and "Traceback" not in process.stderr.read()  # type: ignore[union-attr]
+    finally:
+        process.kill()
+
+
+@pytest.mark.parametrize("args", [["generate", "-n", "2", "--seed", "1"], ["check", "PUZZLES/easy.txt"]])
+def test_check_and_generate_never_import_torch(args):
+    """Importing torch takes seconds; the exact solver and the generator need none of it."""
+    from conftest import PUZZLES
+
+    args = [a.replace("PUZZLES", str(PUZZLES)) for a in args]
+    probe = (
+        "import sys; from sudoku_trm.cli import main; sys.argv = ['sudoku-trm', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write('torch imported' if 'torch' in sys.modules else 'no torch')"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
+    assert result.stderr.endswith("no torch"), result.stderr[-500:]

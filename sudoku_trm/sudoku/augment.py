@@ -11,24 +11,41 @@ an argsort, on whichever backend holds the data:
     digits (N, 10): digit d becomes digits[n, d]; digits[n, 0] == 0, so blanks stay blank
 The index arithmetic is written once against a tiny backend interface (random permutations, coin
 flips, a concatenation), so the numpy and torch paths share every line of it.
+
+Torch is imported only where a torch path runs: `generate` and `check` use the numpy path and never
+pay for importing torch (seconds on a busy machine). A tensor can only exist once torch is imported, so
+the type tests look in `sys.modules` instead of importing it.
 """
 
 from __future__ import annotations
 
 import enum
+import sys
 from dataclasses import dataclass
-from typing import TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from sudoku_trm.sudoku.grid import BLANK, CELLS, SIZE
 
 BLOCK = 3  # rows per band, columns per stack, bands (or stacks) per grid
 DIGIT_VALUES = SIZE + 1  # blank plus the nine digits: the length of a digit map
 
-Array = Union[np.ndarray, torch.Tensor]
-A = TypeVar("A", np.ndarray, torch.Tensor)
+Array = Union[np.ndarray, "torch.Tensor"]
+A = TypeVar("A", np.ndarray, "torch.Tensor")
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _is_torch_generator(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Generator)
 
 
 class Encoding(enum.IntEnum):
@@ -79,12 +96,14 @@ class Symmetries:
         return Symmetries(self.cells[index], self.digits[index])
 
     def to_torch(self, device: str | torch.device | None = None) -> Symmetries:
+        import torch
+
         if isinstance(self.cells, np.ndarray):
             return Symmetries(torch.from_numpy(self.cells).to(device), torch.from_numpy(self.digits).to(device))
         return Symmetries(self.cells.to(device), self.digits.to(device))
 
     def to_numpy(self) -> Symmetries:
-        if isinstance(self.cells, torch.Tensor):
+        if _is_tensor(self.cells):
             return Symmetries(self.cells.cpu().numpy(), self.digits.cpu().numpy())
         return self
 
@@ -115,10 +134,14 @@ class _NumpyBackend:
 
 class _TorchBackend:
     def __init__(self, generator: torch.Generator | None, device: torch.device):
+        import torch
+
+        self.torch = torch
         self.generator = generator
         self.device = device
 
     def permutations(self, shape: tuple[int, ...], size: int, random: bool) -> torch.Tensor:
+        torch = self.torch
         if not random:
             return torch.arange(size, device=self.device).expand(*shape, size)
         # float64 keys: ties (which would bias the order slightly) are practically impossible.
@@ -126,11 +149,13 @@ class _TorchBackend:
         return keys.argsort(dim=-1)
 
     def coins(self, n: int, random: bool) -> torch.Tensor:
+        torch = self.torch
         if not random:
             return torch.zeros(n, dtype=torch.int64, device=self.device)
         return torch.randint(0, 2, (n,), generator=self.generator, device=self.device)
 
     def fix_first(self, maps: torch.Tensor, count: int) -> torch.Tensor:
+        torch = self.torch
         fixed = torch.arange(count, device=self.device).expand(len(maps), count)
         return torch.cat([fixed, maps], dim=1)
 
@@ -178,25 +203,25 @@ def random_symmetries(
         if device is not None:
             raise ValueError("device applies to torch generators only")
         return _build(_NumpyBackend(generator), n, factors)
-    if isinstance(generator, torch.Generator):
-        return _build(_TorchBackend(generator, torch.device(device or generator.device)), n, factors)
+    if _is_torch_generator(generator):
+        return _build(_TorchBackend(generator, _device(device or generator.device)), n, factors)
     raise TypeError(f"expected a numpy or torch Generator, got {type(generator).__name__}")
 
 
 def identity(n: int, device: str | torch.device | None = None) -> Symmetries:
     """N identity symmetries: numpy when `device` is None, else torch tensors on `device`."""
-    backend = _NumpyBackend(None) if device is None else _TorchBackend(None, torch.device(device))
+    backend = _NumpyBackend(None) if device is None else _TorchBackend(None, _device(device))
     return _build(backend, n, Factor.NONE)
 
 
 def _backend_like(x: Array) -> _Backend:
     """A backend (without randomness) that builds arrays of the same kind, on the same device, as x."""
-    return _TorchBackend(None, x.device) if isinstance(x, torch.Tensor) else _NumpyBackend(None)
+    return _TorchBackend(None, x.device) if _is_tensor(x) else _NumpyBackend(None)
 
 
 def _gather(values: A, index: Array) -> A:
     """values[n, index[n, i]] for every n and i."""
-    if isinstance(values, torch.Tensor):
+    if _is_tensor(values):
         return values.gather(1, index.long())
     return np.take_along_axis(values, index.astype(np.intp, copy=False), axis=1)
 
@@ -224,7 +249,7 @@ def apply(x: A, sym: Symmetries, encoding: Encoding | int = Encoding.GRID) -> A:
     # table[n, code] = new code: the digit map shifted up by `passthrough` (its blank entry, 0 -> 0,
     # lands on the blank code), behind `passthrough` codes that map to themselves.
     table = _backend_like(x).fix_first(sym.digits + passthrough, passthrough)
-    table = table.to(x.dtype) if isinstance(table, torch.Tensor) else table.astype(x.dtype)
+    table = table.to(x.dtype) if _is_tensor(table) else table.astype(x.dtype)
     return _gather(table, _gather(x, sym.cells))
 
 
@@ -240,3 +265,9 @@ def compose(first: Symmetries, then: Symmetries) -> Symmetries:
         raise ValueError("compose needs two batches of the same length and backend")
     # Output cell i reads cell then.cells[i] of the intermediate grid, which read first.cells of that.
     return Symmetries(_gather(first.cells, then.cells), _gather(then.digits, first.digits))
+
+
+def _device(device: str | torch.device) -> torch.device:
+    import torch
+
+    return torch.device(device)

@@ -8,7 +8,7 @@ at or below the asked level (sudoku/logic.py `LEVELS`); a puzzle that ends below
 never needed the harder step) is dropped and another grid drawn. Levels are checked by the same
 kernels `check` grades with, so a generated puzzle always grades as its level.
 
-No torch here beyond what augment.py imports: generation runs on a fresh machine without data files.
+No torch here (augment.py's numpy path imports none): generation runs on a fresh machine without data files.
 """
 
 from __future__ import annotations
