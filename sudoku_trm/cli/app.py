@@ -439,7 +439,7 @@ def check(
 @app.command()
 @reports_user_errors
 def generate(
-    count: int = typer.Option(10, "--count", "-n", min=0, help="How many puzzles."),
+    count: int = typer.Option(10, "--count", "-n", min=1, help="How many puzzles (written as each is made)."),
     difficulty: str = typer.Option(
         "singles",
         "--difficulty",
