@@ -82,10 +82,20 @@ def train(
         _TRAIN.curriculum, help="none | pdc (depth curriculum) | hsw (step weighting) | cgar (both)."
     ),
     data: Optional[List[str]] = typer.Option(
-        None, "--data", help=f"Training puzzle files (repeat). {_by_recipe('data')}"
+        None,
+        "--data",
+        metavar="FILE",
+        help="Training puzzles (repeat for several): a puzzle file, or generated:LEVEL:COUNT[:SEED] made by the "
+        "generator and cached. Default: 2,000 generated puzzles of each level (singles, logic, guesses), shipped "
+        "with the package. The published setting: `sudoku-trm download data`, then "
+        "--data data/sudoku-extreme/train.csv.",
     ),
     dev: Optional[str] = typer.Option(
-        None, help=f"Dev file evaluated during training ('' for none). {_by_recipe('dev')}"
+        None,
+        "--dev",
+        metavar="FILE",
+        help="Dev puzzles evaluated during training, a file or generated:LEVEL:COUNT[:SEED] ('' for none). "
+        "Default: 200 generated guesses puzzles of another seed than the training data's.",
     ),
     dev_limit: Optional[int] = typer.Option(
         None, min=0, help=f"Dev puzzles per evaluation (0: all). {_by_recipe('dev_limit')}"

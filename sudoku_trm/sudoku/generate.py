@@ -87,3 +87,39 @@ def generate(count: int, level: str, seed: int | None = None) -> Iterator[Genera
             if levels(puzzle[None])[0] == level:
                 yield Generated(puzzle, grid, level, attempts)
                 break
+
+
+# -- generated puzzle sets: training data that needs no file ------------------------------------------
+
+GENERATED_PREFIX = "generated:"  # a data source `generated:LEVEL:COUNT[:SEED]`, made here instead of read
+
+
+@dataclass(frozen=True)
+class GeneratedSource:
+    """`count` puzzles of `level` from `seed`: what a `generated:LEVEL:COUNT[:SEED]` data source names."""
+
+    level: str
+    count: int
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"generated-{self.level}-{self.count}-seed{self.seed}"
+
+
+def generated_source(spec: str) -> GeneratedSource | None:
+    """The source a `generated:LEVEL:COUNT[:SEED]` spec names, None for anything else (a file); a spec
+    that starts so but names no level or count is a ValueError saying what is expected."""
+    if not spec.startswith(GENERATED_PREFIX):
+        return None
+    parts = spec[len(GENERATED_PREFIX) :].split(":")
+    expected = f"expected generated:LEVEL:COUNT[:SEED], LEVEL one of {', '.join(LEVELS)}"
+    if len(parts) not in (2, 3) or parts[0] not in LEVELS:
+        raise ValueError(f"{spec}: {expected}")
+    try:
+        numbers = [int(part) for part in parts[1:]]
+    except ValueError:
+        raise ValueError(f"{spec}: {expected}") from None
+    if numbers[0] < 1 or (len(numbers) == 2 and numbers[1] < 0):
+        raise ValueError(f"{spec}: COUNT must be >= 1 and SEED >= 0")
+    return GeneratedSource(parts[0], *numbers)

@@ -4,6 +4,10 @@ A `PuzzleSet` is a pair of compact uint8 arrays (questions, answers), one row of
 (0 = blank). Loading a CSV parses it once and caches the arrays as `.npz`, keyed by the file's content,
 so a re-run starts in milliseconds. Puzzles listed without an answer are solved by the exact solver;
 those without exactly one solution are dropped and reported, since they have no single target.
+
+A source `generated:LEVEL:COUNT[:SEED]` is no file: the generator makes those puzzles (sudoku/generate.py),
+once, into the same cache, so training needs no data files at all; the default sources ship ready-made
+in `made/`.
 """
 
 from __future__ import annotations
@@ -12,14 +16,21 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from sudoku_trm.errors import InputError, UserError
 from sudoku_trm.files import atomic_write
 from sudoku_trm.sudoku.checking import check_puzzles
+from sudoku_trm.sudoku.generate import GeneratedSource, generate, generated_source
+from sudoku_trm.sudoku.logic import LEVELS
 from sudoku_trm.sudoku.puzzles import STDIN_NAME, read_puzzles
 
+# Generated sets shipped with the package, as `generate -n COUNT -d LEVEL --seed SEED --format csv --answers`
+# writes them, named as GeneratedSource.name: the training defaults (training/config.py).
+MADE_DIR = Path(__file__).resolve().parent / "made"
+Announce = Callable[[str], None]  # hears what is being made before a wait (generated sources)
 CACHE_FORMAT = 2  # bump when the cached arrays change meaning
 DEFAULT_CACHE_DIR = Path(os.environ.get("SUDOKU_TRM_CACHE", Path.home() / ".cache" / "sudoku-trm"))
 
@@ -85,13 +96,22 @@ def _cache_path(path: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{path.stem}-{digest}-v{CACHE_FORMAT}.npz"
 
 
-def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR) -> PuzzleSet:
+def load_puzzle_set(
+    path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR, announce: Announce | None = None
+) -> PuzzleSet:
     """Load a puzzle file (any form puzzles.py reads) into arrays, through the `.npz` cache.
 
     `cache_dir=None` disables the cache. Skipped lines are in `.errors`, from the cache as well. The file
     is read by `read_puzzles`, as `solve` and `check` read theirs: `-` is stdin (never cached), and a
-    missing file or a directory is its InputError.
+    missing file or a directory is its InputError. A `generated:` source is made (and said to `announce`)
+    unless the cache has it.
     """
+    try:
+        source = generated_source(str(path))
+    except ValueError as error:
+        raise InputError(str(error).split(": ", 1)[1], str(path)) from None
+    if source is not None:
+        return _generated_set(source, cache_dir, announce)
     path = Path(path)
     if cache_dir is None or str(path) == "-" or not path.is_file():
         return _parse_puzzle_file(path)
@@ -123,8 +143,44 @@ def load_puzzle_set(path: str | Path, cache_dir: Path | None = DEFAULT_CACHE_DIR
     return puzzle_set
 
 
-def load_puzzle_sets(paths: list[str | Path], cache_dir: Path | None = DEFAULT_CACHE_DIR) -> PuzzleSet:
-    """Load and concatenate several files into one set."""
+def _generated_set(source: GeneratedSource, cache_dir: Path | None, announce: Announce | None = None) -> PuzzleSet:
+    """The source's puzzles, from the cache when made before (the generator is seeded: same source, same
+    puzzles); ratings are the level's index in LEVELS (0 singles, 1 logic, 2 guesses)."""
+    level = LEVELS.index(source.level)
+    packaged = MADE_DIR / f"{source.name}.csv"
+    if packaged.is_file():  # the defaults ship with the package: a fresh install trains at once
+        made = load_puzzle_set(packaged, cache_dir)
+        return PuzzleSet(made.questions, made.answers, np.full(len(made), level, dtype=np.int32), source.name)
+    cached = None if cache_dir is None else Path(cache_dir) / f"{source.name}-v{CACHE_FORMAT}.npz"
+    if cached is not None and cached.exists():
+        try:
+            with np.load(cached) as arrays:
+                return PuzzleSet(arrays["questions"], arrays["answers"], arrays["ratings"], source.name)
+        except (OSError, ValueError, KeyError):
+            pass  # a corrupt cache is made again, never trusted
+    if announce is not None:
+        where = "" if cache_dir is None else f"; kept in {cache_dir} for the next run"
+        announce(f"making {source.count} {source.level} puzzles (seed {source.seed}){where}")
+    made = list(generate(source.count, source.level, source.seed))
+    puzzle_set = PuzzleSet(
+        np.stack([m.puzzle for m in made]),
+        np.stack([m.solution for m in made]),
+        np.full(len(made), level, dtype=np.int32),
+        source.name,
+    )
+    if cached is not None:
+        arrays = {"questions": puzzle_set.questions, "answers": puzzle_set.answers, "ratings": puzzle_set.ratings}
+        try:
+            atomic_write(cached, lambda handle: np.savez(handle, **arrays))
+        except OSError:
+            pass  # a read-only cache directory only costs time
+    return puzzle_set
+
+
+def load_puzzle_sets(
+    paths: list[str | Path], cache_dir: Path | None = DEFAULT_CACHE_DIR, announce: Announce | None = None
+) -> PuzzleSet:
+    """Load and concatenate several files (or generated sources) into one set."""
     if not paths:
         raise UserError("no puzzle files given")
-    return PuzzleSet.concat([load_puzzle_set(p, cache_dir) for p in paths])
+    return PuzzleSet.concat([load_puzzle_set(p, cache_dir, announce) for p in paths])

@@ -9,6 +9,11 @@ from sudoku_trm.model.config import DictConfig
 
 Depth = tuple[int, int]  # (H_cycles, L_cycles)
 
+# Training data and dev set that need no files: the three levels the generator grades (sudoku/generate.py),
+# and a dev set of another seed. Made on the first run (about two minutes on one core), then cached.
+GENERATED_DATA: tuple[str, ...] = ("generated:singles:2000", "generated:logic:2000", "generated:guesses:2000")
+GENERATED_DEV = "generated:guesses:200:1"
+
 # CGAR's stages for the published full depth (3, 6): (1, 2) below 30% of training, (2, 4) below 60%.
 PDC_BOUNDARIES: tuple[float, ...] = (0.3, 0.6)
 PDC_DEPTHS: tuple[Depth, ...] = ((1, 2), (2, 4), (3, 6))
@@ -53,8 +58,10 @@ class TrainConfig(DictConfig):
 
     name: str = "cgar"  # run folder under runs_dir: checkpoint.pt, metrics.jsonl
     runs_dir: str = "runs"
-    data: tuple[str, ...] = ("../shared/data/hard_train.csv",)
-    dev: str | None = "../shared/data/hard_dev.csv"
+    # Puzzle files, or `generated:LEVEL:COUNT[:SEED]` sources the generator makes once and caches: the
+    # default needs no data files. The published setting trains on Sudoku-Extreme (`download data`).
+    data: tuple[str, ...] = GENERATED_DATA
+    dev: str | None = GENERATED_DEV
     dev_limit: int | None = 500  # dev puzzles per periodic evaluation (None: all)
     subsample: int | None = None  # paper protocol: this many base puzzles ...
     augment_copies: int = 1000  # ... each with this many fixed augmented copies

@@ -82,8 +82,6 @@ RECIPES: dict[str, Recipe] = {
             "halt_max_steps": 16,
         },
         train={
-            "data": ("../shared/data/hard_train.csv", "../shared/data/clue17.csv"),
-            "dev": "../shared/data/unbiased_1k.csv",
             "dev_limit": 200,
             "easier_share": 0.8,
             "targets": "solution",  # "logic" lost the A/B (README "Which recipe?")

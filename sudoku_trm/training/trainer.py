@@ -86,14 +86,15 @@ def curriculum_plan(config: TrainConfig, model_config: ModelConfig) -> Curriculu
     return plan
 
 
-def load_data(config: TrainConfig) -> tuple[PuzzleSet, PuzzleSet | None]:
-    """The training set (with --subsample, the paper's fixed augmented set) and the dev set, if any."""
-    train = load_puzzle_sets(list(config.data))
+def load_data(config: TrainConfig, log: Callable[[str], None] | None = None) -> tuple[PuzzleSet, PuzzleSet | None]:
+    """The training set (with --subsample, the paper's fixed augmented set) and the dev set, if any;
+    `log` hears of generated puzzles being made (the first run only: they are cached)."""
+    train = load_puzzle_sets(list(config.data), announce=log)
     if config.subsample:
         train = paper_protocol_set(train, config.subsample, config.augment_copies, config.seed)
     if not config.dev:
         return train, None
-    dev = load_puzzle_sets([config.dev])
+    dev = load_puzzle_sets([config.dev], announce=log)
     return train, dev.subset(slice(0, config.dev_limit)) if config.dev_limit else dev
 
 
@@ -189,7 +190,7 @@ class Trainer:
         self.budget = TimeBudget(config.time_budget, self.clock) if config.time_budget else None
         self.local_batch = config.batch_size // self.world
         self.run_dir = Path(config.runs_dir) / config.name
-        self.train_set, self.dev_set = load_data(config)
+        self.train_set, self.dev_set = load_data(config, log if self.rank == 0 else None)
         self.plan = curriculum_plan(config, model_config)
         self.model, self.ema, self.optimizer = build_model(model_config, config, self.device)
         self.forward = model_call(self.model, config, self.world, self.device)
