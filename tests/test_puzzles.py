@@ -606,3 +606,51 @@ def test_mixed_file_reports_exactly_the_planted_errors(shared_sample):
     assert [p.line for p in result.puzzles] == [4, 7, 12, 15]
     known = shared_rows(shared_sample)
     assert all(format_line(p.grid) in known for p in result.puzzles)
+
+
+# -- a puzzle typed where a file name goes ------------------------------------------------------------
+
+TYPED = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+TYPED_ANSWER = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
+
+
+def test_a_typed_puzzle_is_read_as_itself_and_named_so():
+    from sudoku_trm.sudoku.puzzles import is_puzzle_literal, read_puzzles
+
+    result = read_puzzles(TYPED)
+    assert len(result.puzzles) == 1 and not result.errors and result.puzzles[0].file == "<puzzle>"
+    assert "".join(map(str, result.puzzles[0].grid)) == TYPED.replace(".", "0")
+    assert not is_puzzle_literal("puzzles.txt") and not is_puzzle_literal("123")
+
+
+def test_a_typed_puzzle_of_80_cells_gets_the_parsers_line_not_no_such_file():
+    from sudoku_trm.sudoku.puzzles import read_puzzles
+
+    result = read_puzzles(TYPED[:80])
+    assert [str(e) for e in result.errors] == ["<puzzle>:1: expected 81 cells, found 80"]
+
+
+def test_an_existing_file_wins_over_a_puzzle_shaped_name(tmp_path, monkeypatch):
+    from sudoku_trm.sudoku.puzzles import read_puzzles
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / TYPED).write_text(TYPED_ANSWER[:80] + ".\n")
+    assert read_puzzles(TYPED).puzzles[0].file == TYPED
+
+
+@pytest.mark.parametrize("command", ["check", "solve", "eval"])
+def test_every_command_that_reads_puzzles_takes_one_typed(command, solver_weights):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sudoku_trm.cli.app import app
+
+    model = [] if command == "check" else ["--weights", str(solver_weights), "--effort", "search"]
+    result = CliRunner().invoke(app, [command, TYPED, *model, "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[0])
+    if command == "eval":
+        assert record["total"]["puzzles"] == 1 and record["files"][0]["puzzles"] == 1
+    else:
+        assert TYPED_ANSWER in json.dumps(record)

@@ -25,7 +25,7 @@ from sudoku_trm.files import atomic_write
 from sudoku_trm.sudoku.checking import check_puzzles
 from sudoku_trm.sudoku.generate import GeneratedSource, generate, generated_source
 from sudoku_trm.sudoku.logic import LEVELS
-from sudoku_trm.sudoku.puzzles import STDIN_NAME, read_puzzles
+from sudoku_trm.sudoku.puzzles import LITERAL_NAME, STDIN_NAME, is_puzzle_literal, read_puzzles
 
 # Generated sets shipped with the package, as `generate -n COUNT -d LEVEL --seed SEED --format csv --answers`
 # writes them, named as GeneratedSource.name: the training defaults (training/config.py).
@@ -63,8 +63,9 @@ class PuzzleSet:
 
 
 def _parse_puzzle_file(path: Path) -> PuzzleSet:
-    result = read_puzzles(path)
-    name = STDIN_NAME if str(path) == "-" else str(path)
+    result = read_puzzles(str(path))
+    literal = is_puzzle_literal(str(path))
+    name = STDIN_NAME if str(path) == "-" else LITERAL_NAME if literal else str(path)
     if not result.puzzles:
         raise InputError("no usable puzzles", name)
     questions = np.stack([p.grid for p in result.puzzles]).astype(np.uint8)
@@ -87,7 +88,7 @@ def _parse_puzzle_file(path: Path) -> PuzzleSet:
                 if ratings[i] < 0:
                     ratings[i] = check.guesses
     return PuzzleSet(
-        questions[keep], answers[keep], ratings[keep], "stdin" if name == STDIN_NAME else path.stem, errors
+        questions[keep], answers[keep], ratings[keep], name.strip("<>") if name != str(path) else path.stem, errors
     )
 
 

@@ -43,6 +43,7 @@ from sudoku_trm.sudoku.grid import (
 )
 
 STDIN_NAME = "<stdin>"
+LITERAL_NAME = "<puzzle>"  # a puzzle typed where a file name goes
 BLANK_CHARS = ".0_*xX"
 FORMATS = ("line", "grid", "csv")
 
@@ -63,6 +64,10 @@ _FIELD_SPLIT = re.compile(r"[\s,]+")
 _HEADER_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,39}")
 _LONG_LINE = 27  # a line with this many cell characters or more is a whole puzzle, not a grid row
 _DETECTION_SAMPLE = 2000  # significant lines looked at to choose between line and grid form
+# A command-line argument made only of cell characters, about a puzzle long, is a puzzle (when no such file
+# exists): long enough that no file name is taken for one, loose enough that 80 or 82 cells get the
+# parser's "expected 81 cells" instead of "no such file".
+_LITERAL = re.compile(rf"[1-9{re.escape(BLANK_CHARS)}]{{60,100}}")
 
 
 @dataclass(eq=False)
@@ -94,11 +99,21 @@ class ReadResult:
 # ---------------------------------------------------------------------------------------------- reading
 
 
+def is_puzzle_literal(argument: str | Path) -> bool:
+    """A puzzle typed where a file name goes: cell characters only, about 81 of them, and no such file."""
+    return (
+        isinstance(argument, str) and _LITERAL.fullmatch(argument.strip()) is not None and not Path(argument).exists()
+    )
+
+
 def read_puzzles(path: str | Path) -> ReadResult:
-    """Read a puzzle file in any supported form; `"-"` reads standard input (named `<stdin>` in messages).
+    """Read a puzzle file in any supported form; `"-"` reads standard input (named `<stdin>` in messages),
+    and a puzzle typed in place of a file name (`is_puzzle_literal`) is read as itself (named `<puzzle>`).
 
     Raises InputError (file set, line where it applies) when the file as a whole cannot be used.
     """
+    if is_puzzle_literal(path):
+        return parse_text(str(path).strip() + "\n", LITERAL_NAME)
     if str(path) == "-":
         name = STDIN_NAME
         stream = getattr(sys.stdin, "buffer", None)
