@@ -1,0 +1,326 @@
+"""What a user sees of guided search (inference/search.py), commit decoding (inference/commit.py) and solve's
+summary of them, pinned exactly: stand-in models whose every answer and confidence is known make every count
+known. The rule checks (legal digits, dead ends, sure cells) are tried on each unit kind alone: a row, a
+column, a box."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import PUZZLES
+from scripted_models import SURE, Scripted, StandIn, always_right, first_wave
+from typer.testing import CliRunner
+
+from sudoku_trm.cli import app
+from sudoku_trm.inference import commit as commit_module
+from sudoku_trm.inference import search as search_module
+from sudoku_trm.inference.commit import solve_committed, sure_cells
+from sudoku_trm.inference.engine import InferenceConfig
+from sudoku_trm.inference.search import (
+    COMMIT_DECODING,
+    EXACT_SOLVER,
+    GUIDED_SEARCH,
+    MODEL_ALONE,
+    NO_SOLUTION,
+    SearchConfig,
+    dead_ends,
+    legal_digits,
+    solve_searched,
+)
+from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
+from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku.grid import CELLS
+from sudoku_trm.sudoku.logic import logic_rounds
+from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+
+EASY = PUZZLES / "easy.txt"
+
+
+def at(row: int, col: int) -> int:
+    """The cell r<row>c<col> (1-based), as an index 0..80."""
+    return 9 * (row - 1) + col - 1
+
+
+def grid_with(**cells: int) -> np.ndarray:
+    """An (81,) grid holding digits at cells named like r1c9=5."""
+    grid = np.zeros(CELLS, dtype=np.uint8)
+    for name, digit in cells.items():
+        grid[at(int(name[1]), int(name[3]))] = digit
+    return grid
+
+
+@pytest.fixture(scope="module")
+def easy():
+    return load_puzzle_set(EASY)
+
+
+class Chosen(StandIn):
+    """A stand-in whose unsure cells read as the right digit, a little unsure (p ~ 0.89 under stable-max,
+    below the commit threshold 0.9): `rule(grids) -> (answers, sure)`. Halts at once: one step a call."""
+
+    def __init__(self, rule):
+        super().__init__(rule, horizon=2)
+
+    def forward(self, carry, inputs):
+        self.rows_run += len(inputs)
+        answers, sure = self.rule(from_tokens(inputs).long())
+        logits = torch.full((len(inputs), CELLS, self.config.vocab_size), -SURE)
+        index = (answers + DIGIT_TOKENS.start - 1).unsqueeze(-1)
+        logits.scatter_(2, index, torch.where(sure, SURE, 1.0).unsqueeze(-1))
+        return carry, logits, torch.full((len(inputs),), 10.0)
+
+
+def unsure_everywhere(grids: torch.Tensor):
+    """Unsure everywhere, right but on the last blank (so the answer fails): a stall, whose surest cell is the
+    first blank, with the right digit first."""
+    answers, _ = always_right(grids)
+    for row, grid in enumerate(grids):
+        last = int(torch.nonzero(grid == 0).max())
+        answers[row, last] = answers[row, last] % 9 + 1
+    return answers, torch.zeros(grids.shape, dtype=torch.bool)
+
+
+def per_puzzle(puzzles: np.ndarray, rules: list):
+    """A rule that follows `rules[i]` on every node of puzzle i (a node holds the puzzle's givens)."""
+
+    def rule(grids: torch.Tensor):
+        answers, sure = [], []
+        for grid in grids:
+            node = grid.numpy()
+            owner = next(i for i, p in enumerate(puzzles) if (node[p > 0] == p[p > 0]).all())
+            a, s = rules[owner](grid[None], puzzles[owner])
+            answers.append(a[0])
+            sure.append(s[0])
+        return torch.stack(answers), torch.stack(sure)
+
+    return rule
+
+
+def alone(grid, puzzle):
+    return always_right(grid)
+
+
+def waves(grid, puzzle):
+    """Sure and right of what one round of logic places; the rest reads as a wrong digit, unsure."""
+    answers, sure = first_wave(grid)
+    return torch.where(sure | (grid > 0), answers, answers % 9 + 1), sure
+
+
+def guessing_once(grid, puzzle):
+    """Unsure (but right) on the puzzle itself, sure and right on any node past it: one guess, then solved."""
+    if (grid.numpy()[0] == puzzle).all():
+        return unsure_everywhere(grid)
+    return always_right(grid)
+
+
+def never_sure(grid, puzzle):
+    return unsure_everywhere(grid)
+
+
+# The six puzzles of easy.txt, each found another way. Commit decoding needs stall = 8 calls on puzzle 2.
+MIXED = [alone, alone, waves, guessing_once, never_sure, alone]
+MIXED_BUDGET = 10
+
+
+def timed(module, monkeypatch, seconds: float) -> list[int]:
+    """Every engine run of `module` reports `seconds` of model work; returns the list of rows each run had."""
+    real = module.solve_steps
+    runs: list[int] = []
+
+    def run(model, grids, config):
+        runs.append(len(grids))
+        result = yield from real(model, grids, config)
+        result.seconds = seconds
+        return result
+
+    monkeypatch.setattr(module, "solve_steps", run)
+    return runs
+
+
+# -- the rule checks, one unit kind at a time ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "peer, shares",
+    [(at(1, 9), "row"), (at(9, 1), "column"), (at(3, 3), "box"), (at(5, 5), "nothing")],
+)
+def test_a_digit_is_legal_unless_a_peer_holds_it(peer, shares):
+    grid = np.zeros(CELLS, dtype=np.uint8)
+    grid[peer] = 7
+    legal = legal_digits(grid)[0]
+    assert legal[at(1, 1), 6] == (shares == "nothing")  # r1c1 = 7
+    assert legal[at(1, 1)].sum() == (9 if shares == "nothing" else 8)
+    assert not legal[peer].any()  # a filled cell takes no digit
+
+
+# Dead only because one unit has no place left for 5, each blank keeping a legal digit: r1c8 and r1c9 may
+# only be 9 (the 5s of columns 8 and 9 strike them), so row 1 has no place for its 5.
+ROW_DEAD = grid_with(r1c1=1, r1c2=2, r1c3=3, r1c4=4, r1c5=6, r1c6=7, r1c7=8, r6c8=5, r8c9=5)
+# Box 1 full but r3c2 and r3c3, both struck for 5 by their columns' 5s.
+BOX_DEAD = grid_with(r1c1=1, r1c2=2, r1c3=3, r2c1=4, r2c2=6, r2c3=7, r3c1=8, r5c2=5, r8c3=5)
+
+
+@pytest.mark.parametrize(
+    "grid, striker",
+    [(ROW_DEAD, at(6, 8)), (ROW_DEAD.reshape(9, 9).T.ravel(), at(8, 6)), (BOX_DEAD, at(5, 2))],
+    ids=["row", "column", "box"],
+)
+def test_a_unit_with_no_place_left_for_a_digit_is_a_dead_end(grid, striker):
+    blank = grid == 0
+    assert legal_digits(grid)[0][blank].any(1).all()  # no cell is stuck: only the unit rule sees it
+    assert dead_ends(grid)[0]
+    alive = grid.copy()
+    alive[striker] = 0  # the 5 that took the last place away
+    assert not dead_ends(alive)[0]
+    assert dead_ends(np.stack([alive, grid])).tolist() == [False, True]
+
+
+def test_a_blank_with_no_legal_digit_is_a_dead_end():
+    stuck = grid_with(r1c1=1, r1c2=2, r1c3=3, r1c4=4, r1c5=5, r1c6=6, r1c7=7, r1c8=8, r9c9=9)
+    assert dead_ends(stuck)[0]
+    stuck[at(9, 9)] = 0
+    assert not dead_ends(stuck)[0]
+
+
+@pytest.mark.parametrize(
+    "other, shares",
+    [(at(1, 9), "row"), (at(9, 1), "column"), (at(2, 2), "box"), (at(5, 5), "nothing")],
+)
+def test_a_sure_digit_beside_the_same_digit_in_any_unit_is_not_committed(other, shares):
+    grids = np.zeros((1, CELLS), dtype=np.uint8)
+    answers = np.zeros((1, CELLS), dtype=np.uint8)
+    confidence = np.zeros((1, CELLS), dtype=np.float32)
+    answers[0, at(1, 1)], confidence[0, at(1, 1)] = 4, 0.99
+    # Beside a given 4: refused when they share a unit.
+    given = grids.copy()
+    given[0, other] = 4
+    assert sure_cells(given, answers, confidence, 0.9)[0, at(1, 1)] == (shares == "nothing")
+    # Beside another sure 4 of the same round: both refused when they share a unit.
+    answers[0, other], confidence[0, other] = 4, 0.99
+    sure = sure_cells(grids, answers, confidence, 0.9)[0]
+    assert sure[at(1, 1)] == sure[other] == (shares == "nothing")
+    assert sure.sum() == (2 if shares == "nothing" else 0)
+
+
+# -- guided search: exact counts ----------------------------------------------------------------------------
+
+
+def test_a_unique_puzzle_is_not_reported_as_having_several_solutions(easy):
+    several = np.zeros(CELLS, dtype=np.uint8)
+    several[:9] = easy.answers[0, :9]  # one row given: a great many solutions
+    assert solver.count_solutions(several, limit=2) == 2
+    puzzles = np.stack([easy.questions[0], several, easy.questions[1]])
+    result = solve_searched(Scripted(always_right), puzzles)
+    assert result.several.tolist() == [False, True, False]
+    assert result.valid.all() and result.found == [MODEL_ALONE] * 3
+    assert [result.record(i)["several_solutions"] for i in range(3)] == [False, True, False]
+    assert result.note(0) == MODEL_ALONE
+    assert result.note(1) == "model alone; the puzzle has several solutions, this is one"
+
+
+def test_model_steps_and_seconds_count_every_call(easy, monkeypatch):
+    runs = timed(search_module, monkeypatch, 0.25)
+    result = solve_searched(Scripted(first_wave), easy.questions)
+    _, _, stall = logic_rounds(easy.questions)
+    assert result.calls.tolist() == stall.tolist()
+    assert result.solutions.steps.tolist() == stall.tolist()  # one step a call, every call counted
+    assert result.single.steps.tolist() == [1] * len(easy)  # the model alone: the first call only
+    assert len(runs) == stall.max()  # one engine run a round of calls (the batch fits)
+    assert result.solutions.seconds == pytest.approx(0.25 * stall.max())
+    assert result.single.seconds == pytest.approx(0.25)
+
+
+def test_the_seconds_add_up_over_batches(easy, monkeypatch):
+    runs = timed(search_module, monkeypatch, 0.5)
+    result = solve_searched(Scripted(always_right), easy.questions, inference=InferenceConfig(batch_size=4))
+    assert runs == [4, 2] and result.solutions.seconds == pytest.approx(1.0)
+
+
+def test_each_way_of_finding_the_answer_is_counted_exactly(easy):
+    model = Chosen(per_puzzle(easy.questions, MIXED))
+    result = solve_searched(model, easy.questions, SearchConfig(budget=MIXED_BUDGET))
+    _, _, stall = logic_rounds(easy.questions)
+    assert stall[2] == 8
+    assert result.found == [MODEL_ALONE, MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH, EXACT_SOLVER, MODEL_ALONE]
+    assert result.calls.tolist() == [1, 1, 8, 2, MIXED_BUDGET, 1]
+    assert result.guesses.tolist() == [0, 0, 0, 1, MIXED_BUDGET, 0]
+    assert result.backtracks.tolist() == [0] * 6
+    rounds, _, _ = logic_rounds(easy.questions[2:3])
+    assert result.committed.tolist() == [0, 0, int(((rounds > 0) & (rounds < 8)).sum()), 0, 0, 0]
+    assert result.solutions.steps.tolist() == result.calls.tolist()
+    assert model.rows_run == result.calls.sum()
+    assert result.valid.all() and (result.solutions.answers == easy.answers).all()
+    assert result.note(3) == "guided search: 2 model calls, 1 guess, 0 backtracks"
+    assert result.note(4).startswith(f"finished by the exact solver after {MIXED_BUDGET} model calls (the budget)")
+    assert result.note(2).startswith("commit decoding: 8 model calls, ")
+    record = result.record(4)
+    assert record["found_by"] == EXACT_SOLVER and record["model_calls"] == MIXED_BUDGET
+    assert record["guesses"] == MIXED_BUDGET and record["budget"] == MIXED_BUDGET
+    assert not record["single_pass_valid"] and result.record(0)["single_pass_valid"]
+
+
+def test_a_puzzle_dead_by_a_unit_alone_ends_after_one_model_call():
+    """Row 1 has no place for 5: every commit or guess keeps that, so the search sees each child dead and
+    ends without calling the model again."""
+    model = Scripted(always_right)
+    result = solve_searched(model, ROW_DEAD[None], SearchConfig(budget=6))
+    assert result.found == [NO_SOLUTION] and not result.valid.any()
+    assert result.calls.tolist() == [1] and model.rows_run == 1
+
+
+# -- commit decoding: the time figure -------------------------------------------------------------------
+
+
+def test_commit_decodings_seconds_count_every_round(easy, monkeypatch):
+    runs = timed(commit_module, monkeypatch, 0.25)
+    result = solve_committed(Scripted(first_wave), easy.questions)
+    _, _, stall = logic_rounds(easy.questions)
+    assert len(runs) == stall.max()
+    assert result.solutions.seconds == pytest.approx(0.25 * stall.max())
+    assert result.single.seconds == pytest.approx(0.25)
+    assert result.solutions.steps.tolist() == stall.tolist() and result.rounds.tolist() == stall.tolist()
+
+
+# -- solve's summary and records -----------------------------------------------------------------------------
+
+
+def solve_mixed(easy, monkeypatch, solver_weights, *flags: str):
+    from sudoku_trm.cli import solve as cli_solve
+
+    model = Chosen(per_puzzle(easy.questions, MIXED))
+    monkeypatch.setattr(cli_solve, "load_model", lambda options: model)
+    args = ["solve", str(EASY), "--weights", str(solver_weights), "--effort", "search", "--budget"]
+    result = CliRunner().invoke(app, [*args, str(MIXED_BUDGET), *flags])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_solves_summary_names_who_found_each_answer(easy, monkeypatch, solver_weights):
+    summary = solve_mixed(easy, monkeypatch, solver_weights).strip().splitlines()[-1]
+    head, calls, _ = summary.split("; ")
+    assert head == (
+        "6 valid: 3 by the model alone, 1 by commit decoding, 1 by guided search with 1 guess, "
+        "1 finished by the exact solver"
+    )
+    assert calls == f"mean {(1 + 1 + 8 + 2 + MIXED_BUDGET + 1) / 6:.1f} model calls"
+
+
+def test_solves_records_carry_each_puzzles_own_counts(easy, monkeypatch, solver_weights):
+    records = [json.loads(line) for line in solve_mixed(easy, monkeypatch, solver_weights, "--json").splitlines()]
+    search = [r["search"] for r in records]
+    assert [s["found_by"] for s in search] == [
+        MODEL_ALONE,
+        MODEL_ALONE,
+        COMMIT_DECODING,
+        GUIDED_SEARCH,
+        EXACT_SOLVER,
+        MODEL_ALONE,
+    ]
+    assert [s["model_calls"] for s in search] == [1, 1, 8, 2, MIXED_BUDGET, 1]
+    assert [s["guesses"] for s in search] == [0, 0, 0, 1, MIXED_BUDGET, 0]
+    assert [r["steps"] for r in records] == [1, 1, 8, 2, MIXED_BUDGET, 1]
+    assert [s["single_pass_valid"] for s in search] == [True, True, False, False, False, True]
+    assert all(r["valid"] for r in records)
