@@ -44,12 +44,24 @@ class PuzzleSet:
     ratings: np.ndarray
     name: str = ""
     errors: list[InputError] = field(default_factory=list)  # lines skipped while loading
+    # (N,) int64: which of the concatenated sources each puzzle came from (`concat`), named by `group_names`
+    groups: np.ndarray | None = None
+    group_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.questions)
 
     def subset(self, indices: np.ndarray) -> "PuzzleSet":
-        return PuzzleSet(self.questions[indices], self.answers[indices], self.ratings[indices], self.name)
+        groups = None if self.groups is None else self.groups[indices]
+        return PuzzleSet(
+            self.questions[indices],
+            self.answers[indices],
+            self.ratings[indices],
+            self.name,
+            [],
+            groups,
+            self.group_names,
+        )
 
     @staticmethod
     def concat(sets: list["PuzzleSet"], name: str = "") -> "PuzzleSet":
@@ -59,6 +71,8 @@ class PuzzleSet:
             np.concatenate([s.ratings for s in sets]),
             name or "+".join(s.name for s in sets),
             [e for s in sets for e in s.errors],
+            np.repeat(np.arange(len(sets)), [len(s) for s in sets]),
+            tuple(s.name for s in sets),
         )
 
 

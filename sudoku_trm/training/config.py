@@ -33,6 +33,7 @@ LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 LOSSES: tuple[str, ...] = ("stablemax", "softmax")
 TARGETS: tuple[str, ...] = ("solution", "logic")  # training/targets.py
 PENDING: tuple[str, ...] = ("solution", "unknown")  # training/targets.py
+MIXES: tuple[str, ...] = ("fixed", "frontier")  # training/stream.py, training/frontier.py
 
 
 class Curriculum(str, enum.Enum):
@@ -65,7 +66,10 @@ class TrainConfig(DictConfig):
     dev_limit: int | None = 500  # dev puzzles per periodic evaluation (None: all)
     subsample: int | None = None  # paper protocol: this many base puzzles ...
     augment_copies: int = 1000  # ... each with this many fixed augmented copies
-    easier_share: float = 0.0  # share of training samples with a random share of blanks filled in
+    easier_share: float = 0.0  # share of training samples with a random share of blanks filled in (mix "fixed")
+    # "fixed": every puzzle alike (training/stream.py); "frontier": (source, reveal) buckets drawn by how
+    # often the model solves them now, most where it half-solves (training/frontier.py)
+    mix: str = "fixed"
     curriculum: str = "cgar"  # none | pdc | hsw | cgar
     pdc_boundaries: tuple[float, ...] = PDC_BOUNDARIES  # progress where depth grows
     pdc_depths: tuple[tuple[int, int], ...] = PDC_DEPTHS  # (H_cycles, L_cycles) per stage
@@ -125,6 +129,7 @@ class TrainConfig(DictConfig):
             ("loss", LOSSES),
             ("targets", TARGETS),
             ("pending", PENDING),
+            ("mix", MIXES),
         ):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")

@@ -26,6 +26,7 @@ class Slots:
     steps: Tensor  # (B,) int64: supervision steps this puzzle has had
     halted: Tensor  # (B,) bool: done; refilled at the start of the next step
     rounds: Tensor | None = None  # (B, 81) int64: logic rounds of each cell (per-step targets), or None
+    buckets: Tensor | None = None  # (B,) int64: each puzzle's frontier bucket (training/frontier.py), or None
 
     @staticmethod
     def empty(model: TRM, batch: int, device: torch.device) -> Slots:
@@ -34,10 +35,12 @@ class Slots:
         halted = torch.ones(batch, dtype=torch.bool, device=device)  # so the first step fills every slot
         return Slots(model.initial_carry(batch, device), tokens, tokens.clone(), steps, halted)
 
-    def refill(self, fresh: tuple[Tensor, Tensor], model: TRM, rounds: Tensor | None = None) -> None:
+    def refill(
+        self, fresh: tuple[Tensor, Tensor], model: TRM, rounds: Tensor | None = None, buckets: Tensor | None = None
+    ) -> None:
         """Halted slots take the fresh puzzles (a full batch, kept only where needed) and restart from
         the model's initial state; then every slot counts the step it is about to run. `rounds`: the
-        fresh puzzles' logic rounds, kept the same way (per-step targets)."""
+        fresh puzzles' logic rounds, and `buckets` their frontier buckets, kept the same way."""
         inputs, labels = fresh
         leave = self.halted
         self.inputs = torch.where(leave[:, None], inputs, self.inputs)
@@ -45,6 +48,8 @@ class Slots:
         if rounds is not None:
             kept = self.rounds if self.rounds is not None else rounds
             self.rounds = torch.where(leave[:, None], rounds, kept)
+        if buckets is not None:
+            self.buckets = torch.where(leave, buckets, self.buckets if self.buckets is not None else buckets)
         self.carry = model.reset_carry(self.carry, leave)
         self.steps = torch.where(leave, 0, self.steps) + 1
 
@@ -66,9 +71,12 @@ class Slots:
             "steps": self.steps,
             "halted": self.halted,
             **({} if self.rounds is None else {"rounds": self.rounds}),
+            **({} if self.buckets is None else {"buckets": self.buckets}),
         }
 
     @staticmethod
     def from_state(state: dict[str, Tensor], device: torch.device) -> Slots:
         t = {k: v.to(device) for k, v in state.items()}
-        return Slots(Carry(t["y"], t["z"]), t["inputs"], t["labels"], t["steps"], t["halted"], t.get("rounds"))
+        return Slots(
+            Carry(t["y"], t["z"]), t["inputs"], t["labels"], t["steps"], t["halted"], t.get("rounds"), t.get("buckets")
+        )

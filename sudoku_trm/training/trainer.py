@@ -45,6 +45,7 @@ from sudoku_trm.training import distributed
 from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from sudoku_trm.training.config import TrainConfig
 from sudoku_trm.training.curriculum import CurriculumPlan, DepthSchedule
+from sudoku_trm.training.frontier import FrontierStream
 from sudoku_trm.training.losses import supervision_loss
 from sudoku_trm.training.metrics import METRICS_NAME, RunningMetrics, Throughput, append_record, eval_line, step_line
 from sudoku_trm.training.optim import Optimizer, training_optimizer
@@ -96,6 +97,16 @@ def load_data(config: TrainConfig, log: Callable[[str], None] | None = None) -> 
         return train, None
     dev = load_puzzle_sets([config.dev], announce=log)
     return train, dev.subset(slice(0, config.dev_limit)) if config.dev_limit else dev
+
+
+def training_stream(
+    config: TrainConfig, puzzles: PuzzleSet, batch: int, device: torch.device, rank: int
+) -> TrainingStream | FrontierStream:
+    """This rank's stream: every puzzle alike (`fixed`), or drawn where the model half-solves (`frontier`)."""
+    seed = config.seed + 1000 * rank
+    if config.mix == "frontier":
+        return FrontierStream(puzzles, batch, device, seed=seed)
+    return TrainingStream(puzzles, batch, device, seed=seed, easier_share=config.easier_share)
 
 
 def build_model(model_config: ModelConfig, config: TrainConfig, device: torch.device) -> tuple[TRM, TRM, Optimizer]:
@@ -195,13 +206,7 @@ class Trainer:
         self.model, self.ema, self.optimizer = build_model(model_config, config, self.device)
         self.forward = model_call(self.model, config, self.world, self.device)
         torch.manual_seed(config.seed + self.rank)  # ranks explore halting differently
-        self.stream = TrainingStream(
-            self.train_set,
-            self.local_batch,
-            self.device,
-            seed=config.seed + 1000 * self.rank,
-            easier_share=config.easier_share,
-        )
+        self.stream = training_stream(config, self.train_set, self.local_batch, self.device, self.rank)
         self.slots = Slots.empty(self.model, self.local_batch, self.device)
         self.cpu_bf16 = False  # bf16 autocast on the CPU too (off; benchmarks/compile_depths.py sets it)
         self.gradient_checks = {"the first step", "the first step at depth H >= 2"}  # still to make
@@ -246,10 +251,10 @@ class Trainer:
         """One optimiser step, at `self.progress()`: one supervision step for every slot."""
         slots, config = self.slots, self.config
         # 1. Slots whose puzzle halted at the end of the last step take fresh puzzles.
-        fresh = self.stream.next_batch()
+        inputs, labels, *buckets = self.stream.next_batch()  # the frontier's also says each row's bucket
         unknown_mode = config.pending == "unknown"
-        rounds = rounds_of(fresh[0], never_reached=unknown_mode) if config.targets == "logic" else None
-        slots.refill(fresh, self.model, rounds)
+        rounds = rounds_of(inputs, never_reached=unknown_mode) if config.targets == "logic" else None
+        slots.refill((inputs, labels), self.model, rounds, *buckets)
         # 2. This step's depth (PDC) and learning rates (warm-up, schedule), from the run's progress.
         progress = self.progress()
         h_cycles, l_cycles = self.plan.depth_at(progress)
@@ -289,6 +294,8 @@ class Trainer:
         # 4. Which slots are done: they take fresh puzzles at step 1 of the next call.
         halt_logit = halt_logit.detach()
         slots.halt_after(halt_logit, self.model_config.halt_max_steps, self.model_config.halt_exploration_prob)
+        if isinstance(self.stream, FrontierStream) and slots.buckets is not None:
+            self.stream.report(slots.buckets, slots.halted, loss.grid_correct)
         # 5. Metrics, summed on the device.
         metrics.add(loss, halt_logit, slots)
 
@@ -410,6 +417,7 @@ class Trainer:
             **({"muon_lr": self.config.muon_lr * factor} if self.config.optimizer == "muon" else {}),
             "samples_per_s": samples_per_s,
             **values,
+            **(self.stream.summary() if isinstance(self.stream, FrontierStream) else {}),
         }
         if self.rank == 0:
             append_record(self.run_dir / METRICS_NAME, record)
