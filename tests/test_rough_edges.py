@@ -20,11 +20,11 @@ import torch
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from sudoku_trm.cli import model_options
 from sudoku_trm.cli.app import app
 from sudoku_trm.errors import InputError, UserError
 from sudoku_trm.inference import engine
 from sudoku_trm.inference.engine import InferenceConfig, solve
+from sudoku_trm.inference.solving import SINGLE_THREAD_BELOW, SolveSettings, solve_puzzles
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import export_weights, load_weights
@@ -322,12 +322,12 @@ def test_small_cpu_batches_run_on_one_thread_and_the_count_is_restored(tiny_weig
 
     monkeypatch.setattr(engine, "solve", spy)
     grids = read_puzzles(EASY_FILE).grids()
-    model_options.solve_puzzles(model, grids, model_options.ModelOptions())
+    solve_puzzles(model, grids, SolveSettings())
     assert seen == [1] and torch.get_num_threads() == before
-    many = np.repeat(grids, model_options.SINGLE_THREAD_BELOW // len(grids) + 1, axis=0)
-    model_options.solve_puzzles(model, many, model_options.ModelOptions(steps=1))
+    many = np.repeat(grids, SINGLE_THREAD_BELOW // len(grids) + 1, axis=0)
+    solve_puzzles(model, many, SolveSettings(steps=1))
     assert seen[-1] == before  # a big batch keeps torch's own choice
     monkeypatch.setenv("OMP_NUM_THREADS", str(before))
-    model_options.solve_puzzles(model, grids, model_options.ModelOptions(steps=1))
+    solve_puzzles(model, grids, SolveSettings(steps=1))
     assert seen[-1] == before  # the user's choice wins
-    assert InferenceConfig().batch_size >= model_options.SINGLE_THREAD_BELOW
+    assert InferenceConfig().batch_size >= SINGLE_THREAD_BELOW

@@ -5,7 +5,9 @@ model or training questions; those live in the layers below.
 
 - `app`: the Typer app, every command's options and the entry point `main`;
 - one module per command: `solve`, `eval` (`eval.py`), `check`, `train`, `download`;
-- `model_options`: the flags `solve` and `eval` share, loading the model and solving (with voting);
+- `model_options`: the flags `solve` and `eval` share (as inference/settings.py's `SolveSettings`, which
+  inference/solving.py runs) and loading the model they name;
+- `live`: `solve`'s live view, each step drawn as the model makes it;
 - `render`: how grids, steps and answers look; `progress`: progress bars; `terminal`: the two
   consoles and the one-line error form.
 """

@@ -25,12 +25,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sudoku_trm.cli.model_options import ModelOptions, load_model, solve_puzzles
+from sudoku_trm.cli.model_options import ModelOptions, load_model
 from sudoku_trm.cli.progress import progress_bar
 from sudoku_trm.cli.terminal import for_text
 from sudoku_trm.errors import UserError
 from sudoku_trm.inference.engine import Solutions
 from sudoku_trm.inference.scores import Scores, score
+from sudoku_trm.inference.solving import solve_puzzles
 from sudoku_trm.model.weights import resolve_weights_dir
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set
 from sudoku_trm.sudoku.puzzles import STDIN_NAME
@@ -162,7 +163,7 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
     )
     reports = [_report(p.name, o, effect) for p, o in zip(sets, outcomes)]
     total = _report("total", _concat(outcomes), effect)
-    budget = options.adaptive_budget(model) if options.adaptive else None
+    budget = options.adaptive_budget(model)
     work = options.search_config().budget if options.search else None if budget is None else budget.work
 
     if options.as_json:

@@ -31,7 +31,6 @@ from sudoku_trm.cli.render import Frame
 from sudoku_trm.sudoku.puzzles import Puzzle
 
 if TYPE_CHECKING:
-    from sudoku_trm.cli.model_options import ModelOptions
     from sudoku_trm.inference.adaptive import Budget, ChainStep
     from sudoku_trm.inference.commit import Committed, RoundStep
     from sudoku_trm.inference.engine import InferenceConfig, Pass, Solutions, Step
@@ -62,16 +61,17 @@ def watch(
     get_config: Callable[[], InferenceConfig],
     delay: float,
     threads: Callable[[TRM, int], object],
-    get_budget: Callable[[TRM], Budget] | None = None,
+    get_budget: Callable[[TRM], Budget | None] | None = None,
     get_decoding: Callable[[], object] | None = None,
 ) -> tuple[Solutions, Frame, object]:
     """Solve `puzzle` alone, drawing every frame live on `out`; returns the solutions (a batch of one), the
-    last frame, whose status line the caller leaves on screen under the final answer, and with
-    `get_budget` (adaptive solving) or `get_decoding` (a CommitConfig or SearchConfig) its outcome.
+    last frame, whose status line the caller leaves on screen under the final answer, and, where
+    `get_budget` gives an adaptive budget or `get_decoding` a CommitConfig or SearchConfig (each may give
+    None: SolveSettings.adaptive_budget and .decoding), that solver's outcome.
 
     `get_model` loads the model (the first call may take seconds: frame 0 is up meanwhile) and
     `get_config` makes the inference config (it imports torch, so it too waits for frame 0); `threads`
-    is the context that chooses CPU threads for a batch (model_options.cpu_threads).
+    is the context that chooses CPU threads for a batch (inference.solving.cpu_threads).
     """
     grid = puzzle.grid
     name = render.title(puzzle)
@@ -102,11 +102,12 @@ def watch(
             show(last)
 
         adaptive = None
-        if get_decoding is not None:
+        decoding = None if get_decoding is None else get_decoding()
+        budget = None if get_budget is None else get_budget(model)
+        if decoding is not None:
             from sudoku_trm.inference.commit import CommitConfig, commit_steps
             from sudoku_trm.inference.search import search_steps
 
-            decoding = get_decoding()
             drawing = Decoding(grid, depth)
 
             def draw_decoding(event) -> None:
@@ -119,13 +120,11 @@ def watch(
                 adaptive = engine.finish(run(model, grid[None], decoding, config), draw_decoding)
             last = drawing.last
             solutions = adaptive.solutions
-        elif get_budget is None:
+        elif budget is None:
             with threads(model, 1):
                 solutions = engine.finish(engine.solve_steps(model, grid[None], config), draw)
         else:
             from sudoku_trm.inference.adaptive import solve_adaptive
-
-            budget = get_budget(model)
 
             def draw_chain(event: ChainStep) -> None:
                 nonlocal last, previous
@@ -138,21 +137,6 @@ def watch(
             solutions = adaptive.solutions
         pace.wait()  # the last frame stays up its time too, then gives way to the final answer
     return solutions, last, adaptive
-
-
-def decoding(options: ModelOptions) -> Callable[[], object] | None:
-    """What the live view runs for --effort commit or search (made when called: it imports torch), or None."""
-    if options.search:
-        return options.search_config
-    if options.commit:
-
-        def commit():
-            from sudoku_trm.inference.commit import CommitConfig
-
-            return CommitConfig(options.commit_threshold)
-
-        return commit
-    return None
 
 
 class Decoding:

@@ -1,19 +1,10 @@
-"""What `solve` and `eval` share: the flags that pick a model and say how it solves, and the work they do with them.
+"""What `solve` and `eval` share: the flags that pick a model and say how it solves.
 
 `@with_model_options` puts the flags into a command's signature in place of its `model: ModelOptions`
-parameter and hands the command what was parsed as one `ModelOptions`. `load_model` and `solve_puzzles`
-then load the weights and solve (with --votes: symmetric copies and a vote; with --effort or --budget:
-adaptive solving, inference/adaptive.py). Torch is imported only when they run, so `--help` stays fast.
-
-CPU threads: `cpu_threads` runs batches of fewer than SINGLE_THREAD_BELOW puzzles on one torch thread.
-Small batches gain little from a second thread, and torch's threads wait for each other by spinning,
-which costs dearly when another process holds a core. Measured on this project's 2-core machine (the
-shipped model; other sessions kept the load at 2 to 7): with a busy loop on one core, the whole
-`solve puzzles/easy.txt --json` took 5.3-5.6 s on one thread and 10-39 s on torch's default two (about
-4 s either way without the loop); the model time of 1 / 16 / 64 puzzles (4 steps) was 0.09 / 1.4 / 7.3 s
-on one thread against 4.3 / 7.7 / 12.6 s on two. Two threads won once, at 64 puzzles on a quieter
-machine (43 s against 52 s, 16 steps), so batches of 32 and more keep torch's default. OMP_NUM_THREADS,
-when set, is left alone.
+parameter and hands the command what was parsed as one `ModelOptions`: the solve settings
+(inference/settings.py, which decides what each --effort means) plus the weights and the device.
+`load_model` loads those weights; inference/solving.py solves. Torch is imported only when they run,
+so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -21,30 +12,18 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-import os
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
-if TYPE_CHECKING:
-    import numpy as np
+from sudoku_trm.inference.settings import EFFORTS, SEARCH_BUDGET, SolveSettings
 
-    from sudoku_trm.inference.adaptive import AdaptiveSolutions, Budget
-    from sudoku_trm.inference.commit import CommitSolutions
-    from sudoku_trm.inference.engine import InferenceConfig, Solutions
-    from sudoku_trm.inference.search import SearchConfig, SearchSolutions
-    from sudoku_trm.inference.voting import VoteResult
+if TYPE_CHECKING:
     from sudoku_trm.model.trm import TRM
 
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # as devices.resolve_device reads them (not imported: torch)
-# auto (solve's default), off, commit decoding (inference/commit.py), guided search (inference/search.py),
-# then inference/adaptive.py's presets (not imported: torch)
-EFFORTS = ("auto", "off", "commit", "search", "fast", "default", "thorough")
-SEARCH_BUDGET = 16  # inference/search.py DEFAULT_BUDGET (model calls per puzzle), repeated: --help imports no torch
-COMMIT_THRESHOLD = 0.9  # inference/commit.py DEFAULT_THRESHOLD, repeated here so --help imports no torch
 
 
 def _one_of(value: str, choices: tuple[str, ...]) -> str:
@@ -67,72 +46,11 @@ def device_name(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class ModelOptions:
-    """The model flags as parsed: which weights on which device, how many steps, voting, batching."""
+class ModelOptions(SolveSettings):
+    """The model flags as parsed: which weights on which device, and how it solves (SolveSettings)."""
 
     weights: Path | None = None  # None: $SUDOKU_TRM_WEIGHTS, else the shipped default
     device: str = "auto"
-    steps: int | None = None  # exactly this many steps, whatever the halting head says
-    max_steps: int | None = None  # None: the model's own limit
-    votes: int = 1
-    seed: int = 0  # of the symmetries drawn for votes
-    batch_size: int = 256
-    bf16: bool = True
-    effort: str = "off"  # "off": the model alone; "commit": commit decoding; "search": guided search; else
-    # adaptive solving's preset; "auto" until `resolved`
-    budget: int | None = None  # adaptive: model steps per puzzle at most (alone: the default preset); search: calls
-    commit_threshold: float = COMMIT_THRESHOLD  # --effort commit: a cell this sure becomes a given
-
-    @property
-    def commit(self) -> bool:
-        return self.effort == "commit"
-
-    @property
-    def search(self) -> bool:
-        return self.effort == "search"
-
-    @property
-    def adaptive(self) -> bool:
-        return self.effort in ("fast", "default", "thorough") or (self.effort == "off" and self.budget is not None)
-
-    def resolved(self, watch_alone: bool) -> "ModelOptions":
-        """`auto` made concrete: guided search, which answers every valid puzzle validly, unless the flags ask
-        to watch the model alone (`watch_alone`: --steps, --votes, --trace, --svg, --show-passes) and no
-        --budget is given."""
-        if self.effort != "auto":
-            return self
-        return replace(self, effort="off" if watch_alone and self.budget is None else "search")
-
-    def search_config(self) -> SearchConfig:
-        from sudoku_trm.inference.search import SearchConfig
-
-        return SearchConfig(self.budget or SEARCH_BUDGET, self.commit_threshold)
-
-    def adaptive_budget(self, model: TRM) -> Budget:
-        """The preset --effort names (default when only --budget is given), capped at --budget."""
-        from sudoku_trm.errors import UserError
-        from sudoku_trm.inference.adaptive import preset
-
-        horizon = self.inference().step_limit(model)
-        plan = preset("default" if self.effort == "off" else self.effort, horizon)
-        if self.budget is None:
-            return plan
-        try:
-            return replace(plan, work=self.budget).resolve(horizon)
-        except ValueError as error:
-            raise UserError(f"--budget: {error}") from None
-
-    def inference(self, trace: bool = False, passes: bool = False) -> InferenceConfig:
-        from sudoku_trm.inference.engine import InferenceConfig
-
-        return InferenceConfig(
-            max_steps=self.max_steps,
-            steps=self.steps,
-            batch_size=self.batch_size,
-            bf16=self.bf16,
-            trace=trace,
-            passes=passes,
-        )
 
 
 _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
@@ -283,91 +201,3 @@ def load_model(options: ModelOptions) -> TRM:
     from sudoku_trm.model.weights import load_weights, resolve_weights_dir
 
     return load_weights(resolve_weights_dir(options.weights), resolve_device(options.device))
-
-
-SINGLE_THREAD_BELOW = 32  # puzzles per model call; see the module docstring
-
-
-@contextmanager
-def cpu_threads(model: TRM, batch: int) -> Iterator[None]:
-    """One torch thread while a CPU model runs batches of fewer than SINGLE_THREAD_BELOW puzzles (unless
-    OMP_NUM_THREADS says otherwise); the thread count is restored afterwards."""
-    import torch
-
-    if next(model.parameters()).device.type != "cpu" or batch >= SINGLE_THREAD_BELOW or "OMP_NUM_THREADS" in os.environ:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@dataclass
-class SolvedBatch:
-    """What solving a batch gave: the answers, and how they came about under --votes or adaptive solving."""
-
-    solutions: Solutions
-    votes: VoteResult | None = None
-    adaptive: AdaptiveSolutions | None = None
-    committed: CommitSolutions | None = None
-    searched: SearchSolutions | None = None
-
-    @property
-    def single(self) -> Solutions | None:
-        """The model alone, one copy, single pass: shown beside any test-time compute, never replaced by it."""
-        if self.votes is not None:
-            return self.votes.single
-        if self.committed is not None:
-            return self.committed.single
-        if self.searched is not None:
-            return self.searched.single
-        return None if self.adaptive is None else self.adaptive.single
-
-
-def solve_puzzles(
-    model: TRM,
-    grids: np.ndarray,
-    options: ModelOptions,
-    progress: Callable[[int], None] | None = None,
-    trace: bool = False,
-    passes: bool = False,
-) -> SolvedBatch:
-    """Solve `grids`: with --votes above 1 by voting over symmetric copies, with --effort/--budget adaptively."""
-    from sudoku_trm.inference import engine
-    from sudoku_trm.inference.adaptive import solve_adaptive
-    from sudoku_trm.inference.voting import solve_with_votes
-
-    inference = options.inference(trace, passes)
-    with cpu_threads(model, min(options.batch_size, len(grids) * options.votes)):
-        if options.commit:
-            from sudoku_trm.inference.commit import CommitConfig, solve_committed
-
-            committed = solve_committed(model, grids, CommitConfig(options.commit_threshold), inference)
-            if progress is not None:
-                progress(len(grids))
-            return SolvedBatch(committed.solutions, committed=committed)
-        if options.search:
-            from sudoku_trm.inference.search import solve_searched
-
-            searched = solve_searched(model, grids, options.search_config(), inference)
-            if progress is not None:
-                progress(len(grids))
-            return SolvedBatch(searched.solutions, searched=searched)
-        if options.adaptive:
-            budget = options.adaptive_budget(model)
-
-            def count(step) -> None:
-                if progress is not None:
-                    progress(step.finished)
-
-            result = solve_adaptive(model, grids, budget, inference, options.seed, count)
-            if progress is not None:
-                progress(len(grids))
-            return SolvedBatch(result.solutions, adaptive=result)
-        if options.votes > 1:
-            votes = solve_with_votes(model, grids, options.votes, inference, options.seed, progress)
-            return SolvedBatch(votes.solutions, votes=votes)
-        return SolvedBatch(engine.solve(model, grids, inference, progress))

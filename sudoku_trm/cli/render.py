@@ -23,6 +23,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from sudoku_trm.inference.found import COMMIT_DECODING, EXACT_SOLVER, GUIDED_SEARCH, MODEL_ALONE
 from sudoku_trm.sudoku.grid import cell_name
 from sudoku_trm.sudoku.puzzles import Puzzle, format_line
 from sudoku_trm.sudoku.verdict import Verdict
@@ -252,6 +253,7 @@ class Solved:
     fixed: bool = False  # --steps: a fixed count ran, whatever the halting head said
     adaptive: AdaptiveSolutions | None = None  # adaptive solving's outcome for the batch (row `index`)
     searched: SearchSolutions | None = None  # guided search's outcome for the batch (row `index`)
+    found_by: str | None = None  # who found the answer (inference/found.py; SolvedBatch.found_by)
 
     @property
     def found(self) -> str | None:
@@ -350,11 +352,9 @@ def answer_line(result: Solved) -> str:
 
 def search_summary(results: list[Solved]) -> str:
     """`12 valid: 9 by the model alone, 2 by guided search with 5 guesses, 1 finished by the exact solver`."""
-    from sudoku_trm.inference.search import COMMIT_DECODING, EXACT_SOLVER, GUIDED_SEARCH, MODEL_ALONE
-
     valid = [r for r in results if r.verdict.valid and r.searched is not None]
-    found = [r.searched.found[r.index] for r in valid]
-    guesses = sum(int(r.searched.guesses[r.index]) for r in valid if r.searched.found[r.index] == GUIDED_SEARCH)
+    found = [r.found_by for r in valid]
+    guesses = sum(int(r.searched.guesses[r.index]) for r in valid if r.found_by == GUIDED_SEARCH)
     parts = []
     for name, words in (
         (MODEL_ALONE, "by the model alone"),
@@ -373,7 +373,7 @@ def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     rate = len(results) / solutions.seconds if solutions.seconds > 0 else float("inf")
     puzzles = f"{len(results)} puzzle{'s' if len(results) != 1 else ''}"
     broken = len(results) - valid
-    adaptive = [r.adaptive.record(r.index)["single_pass_valid"] for r in results if r.adaptive is not None]
+    adaptive = [r.found_by == MODEL_ALONE for r in results if r.adaptive is not None]
     alone = f" ({sum(adaptive)} by the model alone)" if adaptive else ""
     speed = _speed(solutions.seconds, rate)
     searched = [r for r in results if r.searched is not None]

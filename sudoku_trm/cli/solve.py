@@ -27,11 +27,12 @@ import numpy as np
 from rich.console import Console, Group
 
 from sudoku_trm.cli import live, render
-from sudoku_trm.cli.model_options import ModelOptions, cpu_threads, load_model, solve_puzzles
+from sudoku_trm.cli.model_options import ModelOptions, load_model
 from sudoku_trm.cli.progress import progress_bar
 from sudoku_trm.cli.render import Solved
 from sudoku_trm.cli.terminal import for_text
 from sudoku_trm.errors import UserError
+from sudoku_trm.inference.solving import SolvedBatch, cpu_threads, solve_puzzles
 from sudoku_trm.sudoku.checking import PuzzleCheck, check_files
 from sudoku_trm.sudoku.puzzles import format_line, write_puzzles
 from sudoku_trm.sudoku.verdict import judge
@@ -94,11 +95,18 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         return options.inference(trace=keep_steps, passes=options.show_passes)
 
     for n, check in enumerate(solvable[:watched]):
-        budget = options.adaptive_budget if options.adaptive else None
         solutions, last, outcome = live.watch(
-            out, check.puzzle, get_model, get_config, options.delay, cpu_threads, budget, live.decoding(options)
+            out,
+            check.puzzle,
+            get_model,
+            get_config,
+            options.delay,
+            cpu_threads,
+            options.adaptive_budget,
+            options.decoding,
         )
-        result = _solved(check, solutions, 0, options, **_outcome(outcome))
+        batch = SolvedBatch(solutions) if outcome is None else SolvedBatch.of(outcome)
+        result = _solved(check, batch, 0, options, batch.found_by())
         results.append(result)
         parts.append(solutions)
         seconds.append(solutions.seconds)
@@ -117,9 +125,9 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         with progress_bar(err, "solving", len(grids)) as advance:
             solved = solve_puzzles(model, grids, options, advance, keep_steps, options.show_passes)
         solutions = solved.solutions
+        found = solved.found_by()
         for i, check in enumerate(rest):
-            agreeing = None if solved.votes is None else int(solved.votes.agreeing[i])
-            results.append(_solved(check, solutions, i, options, agreeing, solved.adaptive, solved.searched))
+            results.append(_solved(check, solved, i, options, found))
         parts.append(solutions)
         seconds += [solutions.seconds / len(rest)] * len(rest)
     everything = parts[0] if len(parts) == 1 else _joined(parts)
@@ -162,13 +170,6 @@ def _hint(broken: int, count: int, paths: list[str], options: SolveOptions) -> s
     )
 
 
-def _outcome(outcome) -> dict:
-    """The live view's outcome, as the keyword `_solved` takes for it."""
-    from sudoku_trm.inference.search import SearchSolutions
-
-    return {"searched": outcome} if isinstance(outcome, SearchSolutions) else {"adaptive": outcome}
-
-
 def _watched(options: SolveOptions, out: Console, count: int) -> int:
     """How many puzzles, from the first, are solved live."""
     if options.as_json or not out.is_terminal or options.votes > 1 or options.animate is False:
@@ -178,18 +179,23 @@ def _watched(options: SolveOptions, out: Console, count: int) -> int:
     return 0 if options.trace else min(count, ANIMATE_FIRST)
 
 
-def _solved(
-    check: PuzzleCheck,
-    solutions: Solutions,
-    i: int,
-    options: SolveOptions,
-    agreeing=None,
-    adaptive=None,
-    searched=None,
-) -> Solved:
-    verdict = judge(check.puzzle.grid, solutions.answers[i], check.solutions, check.solution)
+def _solved(check: PuzzleCheck, batch: SolvedBatch, i: int, options: SolveOptions, found: list[str]) -> Solved:
+    """Row `i` of `batch`, judged; `found` is the batch's `found_by()` (computed once per batch)."""
+    verdict = judge(check.puzzle.grid, batch.solutions.answers[i], check.solutions, check.solution)
+    agreeing = None if batch.votes is None else int(batch.votes.agreeing[i])
     fixed = options.steps is not None
-    return Solved(check.puzzle, solutions, i, verdict, agreeing, options.votes, fixed, adaptive, searched)
+    return Solved(
+        check.puzzle,
+        batch.solutions,
+        i,
+        verdict,
+        agreeing,
+        options.votes,
+        fixed,
+        batch.adaptive,
+        batch.searched,
+        found[i],
+    )
 
 
 def _joined(parts: list[Solutions]) -> Solutions:

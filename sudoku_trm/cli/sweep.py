@@ -27,11 +27,12 @@ from rich.console import Console
 from rich.table import Table
 
 from sudoku_trm.cli.eval import EvalOptions, load_sets
-from sudoku_trm.cli.model_options import cpu_threads, load_model
+from sudoku_trm.cli.model_options import load_model
 from sudoku_trm.cli.terminal import for_text
 from sudoku_trm.errors import UserError
 from sudoku_trm.inference.adaptive import AdaptiveSolutions, Stage, preset, solve_adaptive
 from sudoku_trm.inference.engine import InferenceConfig
+from sudoku_trm.inference.solving import cpu_threads
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import resolve_weights_dir
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet

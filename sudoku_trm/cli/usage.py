@@ -19,8 +19,9 @@ try:  # Typer 0.29 carries its own copy of click, whose exceptions its commands 
 except ImportError:  # earlier Typers use click itself
     from click import exceptions as click  # type: ignore[no-redef]
 
-from sudoku_trm.cli.model_options import DEVICE_NAMES, EFFORTS
+from sudoku_trm.cli.model_options import DEVICE_NAMES
 from sudoku_trm.cli.terminal import print_error
+from sudoku_trm.inference.settings import EFFORTS
 from sudoku_trm.model.config import MIXERS, MLPS
 from sudoku_trm.sudoku.puzzles import FORMATS
 from sudoku_trm.training.config import LOSSES, LR_SCHEDULES, OPTIMIZERS, PENDING, TARGETS, Curriculum

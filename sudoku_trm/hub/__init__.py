@@ -4,5 +4,5 @@
 - `importing`: published TRM/CGAR reference checkpoints converted to our layout, strictly;
 - `downloads`: `download weights` and `download data`.
 
-Uses `model` and `sudoku`; only `cli` sits above it.
+Uses `model` and `sudoku`; only `pretrained` (models by repo id) and `cli` sit above it.
 """

@@ -20,6 +20,7 @@ from typing import Generator
 import numpy as np
 
 from sudoku_trm.inference.engine import InferenceConfig, Pass, Solutions, Step, as_grids, finish, solve_steps
+from sudoku_trm.inference.found import COMMIT_DECODING, MODEL_ALONE, UNSOLVED
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.sudoku.grid import BLANK, CELLS, UNITS, valid_solutions
 
@@ -51,8 +52,8 @@ class CommitSolutions:
 
     def found_by(self) -> list[str]:
         """Per puzzle: "model alone" (round 1), "commit decoding" (a later round) or "unsolved"."""
-        names = {0: "unsolved", 1: "model alone"}
-        return [names.get(int(r), "commit decoding") for r in self.solved_round]
+        names = {0: UNSOLVED, 1: MODEL_ALONE}
+        return [names.get(int(r), COMMIT_DECODING) for r in self.solved_round]
 
 
 def sure_cells(grids: np.ndarray, answers: np.ndarray, confidence: np.ndarray, threshold: float) -> np.ndarray:

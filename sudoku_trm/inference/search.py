@@ -38,6 +38,14 @@ import numpy as np
 
 from sudoku_trm.inference.commit import DEFAULT_THRESHOLD, sure_cells
 from sudoku_trm.inference.engine import InferenceConfig, Pass, Solutions, Step, as_grids, finish, solve_steps
+from sudoku_trm.inference.found import (
+    COMMIT_DECODING,
+    EXACT_SOLVER,
+    GUIDED_SEARCH,
+    MODEL_ALONE,
+    NO_SOLUTION,
+    SEARCH_FOUND,
+)
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import BLANK, CELLS, UNITS, cell_name, valid_solutions
@@ -45,12 +53,7 @@ from sudoku_trm.sudoku.grid import BLANK, CELLS, UNITS, cell_name, valid_solutio
 DEFAULT_BUDGET = 16  # model calls per puzzle; see the README's search benchmark for how it was chosen
 BRANCHES = ("surest", "fewest")
 
-MODEL_ALONE = "model alone"
-COMMIT_DECODING = "commit decoding"
-GUIDED_SEARCH = "guided search"
-EXACT_SOLVER = "exact solver"
-NO_SOLUTION = "no solution"
-FOUND = (MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH, EXACT_SOLVER, NO_SOLUTION)
+FOUND = SEARCH_FOUND  # who found each answer (inference/found.py holds the words)
 
 # The three units of every cell, to test a digit against all of its peers at once.
 _CELL_UNITS = np.array([[u for u in range(len(UNITS)) if c in UNITS[u]] for c in range(CELLS)], dtype=np.int64)

@@ -4,6 +4,8 @@
 - `puzzles`: read and write puzzle files (line, grid, CSV); every problem names file, line and cause;
 - `solver`: the exact solver (numba bitmask search): solve, count solutions, rate;
 - `checking`: the exact solver's verdict on puzzles (unique, several, none; guesses);
+- `logic`: logic rounds (singles, locked candidates) and the levels they grade (`LEVELS`);
+- `generate`: new unique puzzles of a level, from a seed;
 - `augment`: the Sudoku symmetry group, vectorised, in numpy and torch, with inverses;
 - `verdict`: a model's answer judged by the rules;
 - `puzzle_sets`: whole files as compact arrays with an `.npz` cache.
