@@ -18,7 +18,7 @@ Not taken from sic: its one register token instead of 16 prefix tokens and its m
   (Sudoku's rows, columns and boxes built in), hidden 96 at depth (2, 3), softmax cross-entropy, puzzles
   made easier by revealing givens, AdamW, batch 64. At equal wall clock it solved 13% of unbiased_1k where
   `fast` solved none; per-step logic targets (`--targets logic`) lost their A/Bs to solution targets
-  (README "Which recipe?", benchmarks/results/).
+  (docs/training.md "Which recipe?", benchmarks/results/).
 
 `default_recipe` is `train`'s choice when none is named: `fast` where CUDA is, `cpu` elsewhere. The configs'
 own defaults stay `trm`'s, so reference checkpoints load as published.
@@ -84,7 +84,7 @@ RECIPES: dict[str, Recipe] = {
         train={
             "dev_limit": 200,
             "easier_share": 0.8,
-            "targets": "solution",  # "logic" lost the A/B (README "Which recipe?")
+            "targets": "solution",  # "logic" lost the A/B (docs/training.md "Which recipe?")
             "optimizer": "adamw",
             "lr": 1e-3,
             "weight_decay": 0.1,
@@ -94,7 +94,7 @@ RECIPES: dict[str, Recipe] = {
             "warmup_steps": 100,
             "grad_clip": 1.0,
             # Softmax, unsmoothed: stable-max's loss grows only with the log of a wrong logit, and left every
-            # cell at the logits' ceiling, right or wrong (no confidence to commit on: README "Which recipe?").
+            # cell at the logits' ceiling, right or wrong (nothing to commit on: docs/training.md "Which recipe?").
             "loss": "softmax",
             "label_smoothing": 0.0,
             "halt_loss_weight": 0.5,
