@@ -206,3 +206,52 @@ def test_plain_python_fallback_agrees_with_compiled(shared_sample, monkeypatch):
         assert (plain.count, plain.guesses) == (expected.count, expected.guesses)
         if expected.solvable:
             np.testing.assert_array_equal(plain.solution, expected.solution)
+
+
+# -- a digit order: which digit a branch tries first -------------------------------------------------------------
+
+
+def _oracle(questions: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    order = np.zeros((len(questions), CELLS, 9))
+    order[np.arange(len(questions))[:, None], np.arange(CELLS)[None], answers - 1] = 1.0
+    return order
+
+
+def test_equal_scores_are_the_plain_order(shared_sample):
+    from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+
+    hard = load_puzzle_set(shared_sample / "hard_dev.csv")
+    plain = solver.analyse_batch(hard.questions, 1)
+    flat = solver.analyse_batch(hard.questions, 1, np.full((len(hard), CELLS, 9), 0.3))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, flat))
+
+
+def test_the_solutions_digit_first_finds_it_with_fewer_guesses_and_never_changes_the_count(shared_sample):
+    from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
+
+    hard = load_puzzle_set(shared_sample / "hard_dev.csv")
+    order = _oracle(hard.questions, hard.answers)
+    _, _, plain = solver.analyse_batch(hard.questions, 1)
+    found, counts, guided = solver.analyse_batch(hard.questions, 1, order)
+    assert np.array_equal(found, hard.answers) and (counts == 1).all()
+    assert (guided <= plain).all() and guided.sum() < plain.sum() / 3
+    # Proving uniqueness visits every branch whatever the order: the count stays, the guesses barely move.
+    _, counts_two, _ = solver.analyse_batch(hard.questions, 2, order)
+    assert (counts_two == 1).all()
+    one = solver.analyse(hard.questions[0], 1, order[0])
+    assert one.guesses == guided[0] and np.array_equal(one.solution, hard.answers[0])
+
+
+def test_the_order_decides_which_of_several_solutions_comes_first():
+    empty = np.zeros(CELLS, dtype=np.uint8)
+    order = np.zeros((CELLS, 9))
+    order[0, 8] = 1.0  # r1c1: a 9 first
+    order[1, 6] = 1.0  # r1c2: a 7 first
+    found = solver.analyse(empty, 1, order).solution
+    assert found is not None and found[0] == 9 and found[1] == 7
+    assert solver.analyse(empty, 1).solution[0] == 1  # plain: the lowest digit
+
+
+def test_an_order_of_the_wrong_shape_is_a_value_error():
+    with pytest.raises(ValueError, match="9 scores per cell"):
+        solver.analyse(np.zeros(CELLS, dtype=np.uint8), 1, np.zeros((CELLS, 10)))

@@ -229,8 +229,21 @@ def _branch_cell(cand, value):
 
 
 @njit(cache=True)
-def _analyse(givens, limit, solution):
-    """Search until `limit` solutions are found or none are left; the first goes to `solution`.
+def _next_digit(untried, scores):
+    """The untried digit (a bit of `untried`) with the highest score (`scores`: 10 per cell, index = digit);
+    on a tie the lowest digit, so equal scores give the plain order: lowest digit first."""
+    best_bit, best = 0, -np.inf
+    for digit in range(1, SIZE + 1):
+        bit = MASK_OF_VALUE[digit]
+        if untried & bit and scores[digit] > best:
+            best_bit, best = bit, scores[digit]
+    return best_bit
+
+
+@njit(cache=True)
+def _analyse(givens, limit, solution, order):
+    """Search until `limit` solutions are found or none are left; the first goes to `solution`. At a branch the
+    digits are tried by `order` (81, 10), highest first (all equal: lowest digit first).
     Returns (solutions found, guesses). Level d of the stacks holds the state after the d-th guess in force."""
     cand = np.empty((MAX_DEPTH + 1, CELLS), dtype=np.int32)
     value = np.zeros((MAX_DEPTH + 1, CELLS), dtype=np.uint8)
@@ -258,7 +271,7 @@ def _analyse(givens, limit, solution):
             depth -= 1
         if depth == 0:
             break
-        digit_bit = untried[depth] & -untried[depth]
+        digit_bit = _next_digit(untried[depth], order[branch_cell[depth]])
         untried[depth] ^= digit_bit
         for cell in range(CELLS):  # element loops, not slice assignments: those add seconds of compile time
             cand[depth, cell] = cand[depth - 1, cell]
@@ -270,9 +283,9 @@ def _analyse(givens, limit, solution):
 
 
 @njit(cache=True)
-def _analyse_batch(grids, limit, solutions, counts, guesses):
+def _analyse_batch(grids, limit, solutions, counts, guesses, orders):
     for i in range(grids.shape[0]):
-        counts[i], guesses[i] = _analyse(grids[i], limit, solutions[i])
+        counts[i], guesses[i] = _analyse(grids[i], limit, solutions[i], orders[i])
 
 
 # --- public API -------------------------------------------------------------------------------------------------
@@ -302,11 +315,24 @@ def _check_limit(limit: int) -> int:
     return int(limit)
 
 
-def analyse(grid, limit: int = 2) -> Analysis:
-    """Search until `limit` solutions are found or there are no more; limit=2 proves a solution unique."""
+def _digit_order(order, count: int) -> np.ndarray:
+    """`order` as (count, 81, 10) float64 scores, index = digit (column 0 unused); None: all equal."""
+    if order is None:
+        return np.zeros((count, CELLS, SIZE + 1))
+    scores = np.asarray(order, dtype=np.float64).reshape(count, CELLS, -1)
+    if scores.shape[-1] != SIZE:
+        raise ValueError(f"a digit order holds 9 scores per cell (digits 1..9), got shape {np.shape(order)}")
+    return np.concatenate([np.zeros((count, CELLS, 1)), scores], axis=-1)
+
+
+def analyse(grid, limit: int = 2, order=None) -> Analysis:
+    """Search until `limit` solutions are found or there are no more; limit=2 proves a solution unique.
+    `order` (81, 9): a score per cell and digit 1..9 (a model's probabilities, say); at each branch the
+    search tries the highest first. It changes which solution comes first and the guesses spent, never
+    the count. Default: lowest digit first."""
     givens = _as_grids(grid, single=True)[0]
     solution = np.zeros(CELLS, dtype=np.uint8)
-    count, guesses = _analyse(givens, _check_limit(limit), solution)
+    count, guesses = _analyse(givens, _check_limit(limit), solution, _digit_order(order, 1)[0])
     return Analysis(solution if count else None, int(count), int(guesses))
 
 
@@ -325,12 +351,12 @@ def rate(grid) -> int:
     return analyse(grid, limit=2).guesses
 
 
-def analyse_batch(grids, limit: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def analyse_batch(grids, limit: int = 2, orders=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`analyse` over (N, 81) puzzles in one compiled loop: solutions (N, 81) uint8 (zero where none),
-    counts (N,) and guesses (N,)."""
+    counts (N,) and guesses (N,); `orders` (N, 81, 9) as `analyse`'s `order`, per puzzle."""
     grids = _as_grids(grids, single=False)
     solutions = np.zeros_like(grids)
     counts = np.zeros(len(grids), dtype=np.int64)
     guesses = np.zeros(len(grids), dtype=np.int64)
-    _analyse_batch(grids, _check_limit(limit), solutions, counts, guesses)
+    _analyse_batch(grids, _check_limit(limit), solutions, counts, guesses, _digit_order(orders, len(grids)))
     return solutions, counts, guesses
