@@ -117,7 +117,15 @@ def test_a_wrong_commit_is_undone_by_backtracking(easy):
     assert result.calls[0] == model.rows_run
     assert result.guesses[0] == sum(m.kind == "guess" for m in moves)
     assert result.backtracks[0] == sum(m.kind == "backtrack" for m in moves)
-    assert result.committed[0] == sum(int(m.cells.sum()) for m in moves if m.kind == "commit")  # not "retry"
+    # Committed: the cells the model committed that stand in the answer, replayed from the moves (a backtrack
+    # undoes cells); never a count that adds the undone commits again, so never more than the blanks.
+    in_force = np.zeros(CELLS, dtype=bool)
+    for m in moves:
+        if m.kind in ("commit", "retry"):
+            in_force |= m.cells
+        elif m.kind == "backtrack":
+            in_force &= ~m.cells
+    assert result.committed[0] == in_force.sum() <= (puzzle == 0).sum()
 
 
 @pytest.mark.parametrize("budget", [1, 2, 5])

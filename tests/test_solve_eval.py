@@ -88,7 +88,11 @@ def test_bad_lines_are_reported_and_good_puzzles_still_solved(tiny_weights):
     assert len(errors) == len(good.errors) == 4
     for error, expected in zip(errors, good.errors):
         assert error == f"error: {expected}" and f"{MIXED_FILE}:" in error
-    assert [r["line"] for r in records] == [p.line for p in good.puzzles]
+    # Every line has its record on stdout, in file order: the bad ones say what stderr says (issue 30, item 8).
+    assert [r["line"] for r in records if "error" not in r] == [p.line for p in good.puzzles]
+    bad = [r for r in records if "error" in r]
+    assert [(r["file"], r["line"], r["error"]) for r in bad] == [(e.file, e.line, e.message) for e in good.errors]
+    assert [r["line"] for r in records] == sorted(r["line"] for r in records)
     assert "Traceback" not in result.output
 
 
@@ -99,8 +103,9 @@ def test_unsolvable_puzzle_is_an_error_and_several_solutions_a_note(tiny_weights
     assert result.exit_code == 1
     assert f"error: {puzzles}:2: puzzle has no solution" in result.stderr
     assert f"note: {puzzles}:3: the puzzle has several solutions" in result.stderr
-    assert [r["line"] for r in records] == [1, 3]
-    assert records[1]["puzzle_solutions"] == "several" and records[1]["correct"] is None
+    assert [r["line"] for r in records] == [1, 2, 3]  # line 2 as an error record (issue 30, item 8)
+    assert records[1] == {"file": str(puzzles), "line": 2, "error": "puzzle has no solution"}
+    assert records[2]["puzzle_solutions"] == "several" and records[2]["correct"] is None
 
 
 @pytest.mark.parametrize(

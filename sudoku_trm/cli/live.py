@@ -7,10 +7,12 @@ recursion pass inside a step comes first. Under adaptive solving (`get_budget`) 
 the puzzle's chains: its own while it runs ("step 23/32 (beyond training)" past the trained horizon),
 then the most confident of its symmetric copies or restarts ("copy 3 of 8, step 5/16"), and the one that
 found a valid answer the moment it does. Under commit decoding and guided search (`get_decoding`) each
-model run is labelled ("call 3, depth 2, step 5/16"), and what happens between runs gets a frame of its
-own: the cells committed, a guess (cell and digit), a backtrack (the cells undone), the exact solver
+model run is labelled ("call 3, search depth 2, step 5/16": search depth counts the choices in force,
+apart from the model's recursion (H, L) on the same line), and what happens between runs gets a frame of
+its own: the cells committed, a guess (cell and digit), a backtrack (the cells undone), the exact solver
 taking over. Past the first run (the model alone, drawn step by step) only each run's last step is
-drawn, and moves stay up half the delay, so a search of many calls can still be watched.
+drawn, labelled as the whole run ("call 3, search depth 2: ran 5/16 steps"), and moves stay up half the
+delay, so a search of many calls can still be watched.
 `delay` is the least time a frame stays up (so that a fast model can still be watched); the model's own
 time counts towards it, so a slow step is never delayed further. Something is always on screen: while the
 model loads or computes, the last frame says so.
@@ -151,7 +153,7 @@ class Decoding:
         self.last = render.posed(puzzle, None, depth)
 
     def label(self) -> str:
-        return f"call {self.runs}" + (f", depth {self.choices}" if self.choices else "")
+        return f"call {self.runs}" + (f", search depth {self.choices}" if self.choices else "")
 
     @staticmethod
     def share(event) -> float:
@@ -170,7 +172,8 @@ class Decoding:
             if number > 1 and not (isinstance(step, Step) and step.stops[0]):
                 return None
             frame = frame_of(step, self.puzzle, self.previous, self.depth, fixed=False)
-            frame = replace(frame, chain=self.label() if isinstance(event, CallStep) else f"round {number}")
+            chain = self.label() if isinstance(event, CallStep) else f"round {number}"
+            frame = replace(frame, chain=chain, last_of_run=number > 1)
         elif isinstance(event, Committed):
             count = int(event.cells[0].sum())
             said = "solved" if event.solved[0] else f"committed {count} cells" if count else "nothing new is sure: stop"

@@ -169,6 +169,7 @@ class Frame:
     chain: str = ""  # adaptive solving: the chain shown, when not the puzzle's own ("copy 3 of 8")
     beyond: str = ""  # adaptive solving: why the own chain runs on ("beyond training")
     move: str = ""  # commit decoding and search: what was done between model runs ("guess r3c5 = 7")
+    last_of_run: bool = False  # a model run whose earlier steps were not drawn: its step count is said whole
 
     @property
     def changed(self) -> list[int]:
@@ -180,7 +181,13 @@ class Frame:
 
     def where(self) -> str:
         """`step 3/16`, `step 3/16 pass 1/3`, `copy 3 of 8, step 5/16`, `step 23/32 (beyond training)`;
-        `step 0` while the limit is unknown."""
+        `step 0` while the limit is unknown; `call 3, search depth 2: ran 5/16 steps` for a run drawn only
+        at its last step (it ran 5 steps of at most 16: not a step of an animation the user missed), and
+        the run alone (`call 3, search depth 2`) for a move between runs."""
+        if self.move and self.chain:  # a move between runs: no model step is drawn, so none is named
+            return self.chain
+        if self.last_of_run:
+            return f"{self.chain}: ran {self.step}/{self.limit} step{'s' if self.step != 1 else ''}"
         text = f"step {self.step}" + (f"/{self.limit}" if self.limit is not None else "")
         if self.pass_number is not None:
             text += f" pass {self.pass_number}/{self.passes}"
@@ -191,10 +198,11 @@ class Frame:
         return text
 
     def status(self) -> Text:
-        """`step 3/16  depth (3,6)  halt p=0.12 -> continue  changed 4: r1c3, ...  unsure 7`."""
+        """`step 3/16  recursion (3,6)  halt p=0.12 -> continue  changed 4: r1c3, ...  unsure 7`: the
+        recursion is the model's (H_cycles, L_cycles), not guided search's depth (choices in force)."""
         text = Text(self.where())
         if self.depth is not None:
-            text.append(f"  depth ({self.depth[0]},{self.depth[1]})")
+            text.append(f"  {recursion(self.depth)}")
         if self.move:
             text.append("  ")
             text.append(self.move, "bold magenta")
@@ -230,6 +238,11 @@ class Frame:
 
     def render(self, title: str, plain: bool = False) -> Group:
         return Group(Text(title, "bold"), self.grid(plain), self.status())
+
+
+def recursion(depth: tuple[int, int]) -> str:
+    """`recursion (3,6)`: the model's H_cycles and L_cycles, named apart from guided search's depth."""
+    return f"recursion ({depth[0]},{depth[1]})"
 
 
 def posed(puzzle: np.ndarray, limit: int | None, depth: tuple[int, int] | None, note: str = "") -> Frame:
@@ -315,9 +328,32 @@ def frames(result: Solved, depth: tuple[int, int]) -> list[Frame]:
     return drawn
 
 
-def outcome_line(result: Solved, seconds: float) -> Text:
+@dataclass(frozen=True)
+class Timing:
+    """A puzzle's model time. Puzzles solved together share one batch, whose time is not split by puzzle:
+    each is shown its share (the batch's time / the batch's puzzles), said to be one, never as its own."""
+
+    batch_seconds: float
+    batch: int = 1  # puzzles solved together in that time
+
+    @property
+    def seconds(self) -> float:
+        return self.batch_seconds / self.batch
+
+    def describe(self) -> str:
+        """`151 ms`, or for a puzzle solved in a batch `151 ms (1/6 of a 0.9 s batch)`."""
+        own = f"{self.seconds * 1000:.0f} ms"
+        return own if self.batch == 1 else f"{own} (1/{self.batch} of a {self.batch_seconds:.1f} s batch)"
+
+    def record(self) -> dict:
+        """For solve's --json: `seconds` is the puzzle's own time, or its share of the batch's."""
+        seconds, batch = round(self.seconds, 6), round(self.batch_seconds, 6)
+        return {"seconds": seconds, "batch_puzzles": self.batch, "batch_seconds": batch}
+
+
+def outcome_line(result: Solved, timing: Timing) -> Text:
     steps = f"{result.steps} {'model ' if result.found is not None else ''}step{'s' if result.steps != 1 else ''}"
-    line = Text(f"{steps} ({result.how()}), {seconds * 1000:.0f} ms")
+    line = Text(f"{steps} ({result.how()}), {timing.describe()}")
     if result.agreeing is not None:
         line.append(f", {result.agreeing} of {result.votes} symmetric copies agree")
     return line
@@ -330,7 +366,7 @@ def verdict_text(verdict: Verdict) -> Text:
     return Text.assemble(head, Text(verdict.summary[len(head.plain) :]))
 
 
-def final_answer(result: Solved, seconds: float, plain: bool = False) -> Group:
+def final_answer(result: Solved, timing: Timing, plain: bool = False) -> Group:
     """Title, the answer's grid (rule-breaking cells marked), how it ended, and the verdict."""
     grid = grid_text(
         result.puzzle.grid,
@@ -339,7 +375,7 @@ def final_answer(result: Solved, seconds: float, plain: bool = False) -> Group:
         conflicts=result.verdict.conflict_cells,
         plain=plain,
     )
-    return Group(Text(title(result.puzzle), "bold"), grid, outcome_line(result, seconds), verdict_text(result.verdict))
+    return Group(Text(title(result.puzzle), "bold"), grid, outcome_line(result, timing), verdict_text(result.verdict))
 
 
 def answer_line(result: Solved) -> str:
@@ -367,8 +403,10 @@ def search_summary(results: list[Solved]) -> str:
     return f"{sum(r.verdict.valid for r in results)} valid" + (": " + ", ".join(parts) if parts else "")
 
 
-def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
-    """One line over all puzzles solved together in `solutions`."""
+def summary(results: list[Solved], solutions: Solutions, votes: int, left_out: str = "") -> str:
+    """One line over all puzzles solved together in `solutions`; `left_out` counts the lines that were not
+    solved (`3 bad lines`: bad_lines.count_left_out), so that the summary accounts for every line read."""
+    skipped = f"; {left_out} skipped" if left_out else ""
     valid = sum(r.verdict.valid for r in results)
     rate = len(results) / solutions.seconds if solutions.seconds > 0 else float("inf")
     puzzles = f"{len(results)} puzzle{'s' if len(results) != 1 else ''}"
@@ -380,9 +418,9 @@ def summary(results: list[Solved], solutions: Solutions, votes: int) -> str:
     if searched:
         calls = float(np.mean([r.searched.calls[r.index] for r in searched]))
         breaks = f", {broken} break{'s' if broken == 1 else ''} the rules" if broken else ""
-        return f"{search_summary(results)}{breaks}; mean {calls:.1f} model calls; {speed}"
+        return f"{search_summary(results)}{breaks}{skipped}; mean {calls:.1f} model calls; {speed}"
     text = (
-        f"{puzzles}: {valid} valid{alone}, {broken} break{'s' if broken == 1 else ''} the rules; "
+        f"{puzzles}: {valid} valid{alone}, {broken} break{'s' if broken == 1 else ''} the rules{skipped}; "
         f"mean {float(solutions.steps.mean()):.1f} {'model ' if adaptive else ''}steps; {speed}"
     )
     return text + (f" ({votes} votes each)" if votes > 1 else "")
@@ -422,7 +460,7 @@ SHEET_COLUMNS = 6  # small grids a row
 SHEET_WIDTH = SHEET_COLUMNS * 31  # characters: each grid is 25 wide, its caption up to ~30
 
 
-def sheet(result: Solved, depth: tuple[int, int], seconds: float) -> Group:
+def sheet(result: Solved, depth: tuple[int, int], timing: Timing) -> Group:
     """One puzzle on a page: every frame as a small captioned grid, SHEET_COLUMNS a row, then the verdict.
 
     A run of steps that change no cell is one grid, captioned with the run and its halting probabilities
@@ -451,5 +489,5 @@ def sheet(result: Solved, depth: tuple[int, int], seconds: float) -> Group:
     for start in range(0, len(cells), SHEET_COLUMNS):
         table.add_row(*cells[start : start + SHEET_COLUMNS])
     heading = Text(title(result.puzzle), "bold")
-    heading.append(f"  depth ({depth[0]},{depth[1]})")
-    return Group(heading, table, outcome_line(result, seconds), verdict_text(result.verdict), Text())
+    heading.append(f"  {recursion(depth)}")
+    return Group(heading, table, outcome_line(result, timing), verdict_text(result.verdict), Text())

@@ -10,7 +10,11 @@ Output depends on where it goes:
   first command shows the refinement on a few puzzles and the rest does not keep the user waiting.
   `--animate` watches every puzzle, `--no-animate` none;
 - elsewhere (a pipe, a file): plain ordered text, no control codes, no wrapped lines, givens in brackets;
-- --json: one JSON record per puzzle and nothing else; --trace adds every step to the text forms.
+- --json: one JSON record per puzzle, and one per line left out (bad_lines.py), in file order, and nothing
+  else; --trace adds every step to the text forms.
+
+Times are model time. A puzzle watched live runs alone and shows its own; the others run in batches, and
+each shows its share of its batch's time, said to be one (render.Timing), in text and in JSON.
 
 How each piece looks is render.py's; this module decides which pieces go where.
 """
@@ -24,16 +28,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.console import Console, Group
+from rich.console import Console
 
 from sudoku_trm.cli import live, render
+from sudoku_trm.cli.bad_lines import check_in_order, count_left_out, error_record, in_file_order, left_out
 from sudoku_trm.cli.model_options import ModelOptions, load_model
 from sudoku_trm.cli.progress import progress_bar
-from sudoku_trm.cli.render import Solved
+from sudoku_trm.cli.render import Solved, Timing
 from sudoku_trm.cli.terminal import for_text
 from sudoku_trm.errors import UserError
 from sudoku_trm.inference.solving import SolvedBatch, cpu_threads, solve_puzzles
-from sudoku_trm.sudoku.checking import PuzzleCheck, check_files
+from sudoku_trm.sudoku.checking import PuzzleCheck
 from sudoku_trm.sudoku.puzzles import format_line, write_puzzles
 from sudoku_trm.sudoku.verdict import judge
 
@@ -59,7 +64,8 @@ class SolveOptions(ModelOptions):
 def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err: Console) -> int:
     """Solve every good puzzle of the files (`-`: stdin); returns the exit code (1 when any input was bad)."""
     paths = [puzzle_files] if isinstance(puzzle_files, str) else list(puzzle_files)
-    report = check_files(paths)  # the one reading path of solve, eval and check: sudoku.puzzles.read_puzzles
+    # The one reading path of solve, eval and check (sudoku.puzzles.read_puzzles), with each file's place.
+    report, places = check_in_order(paths)
     # A puzzle with several solutions is still solved (any valid grid counts): a note, not an error.
     several = {(c.puzzle.file, c.puzzle.line) for c in report.records if c.solutions > 1}
     errors = [e for e in report.errors if (e.file, e.line) not in several]
@@ -89,12 +95,15 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
     keep_steps = bool(options.trace or options.svg)
     results: list[Solved] = []
     parts: list[Solutions] = []
-    seconds: list[float] = []
+    timings: list[Timing] = []
 
     def get_config() -> InferenceConfig:
         return options.inference(trace=keep_steps, passes=options.show_passes)
 
-    for n, check in enumerate(solvable[:watched]):
+    if watched:  # the legend first, so that the first animation is read with it
+        out.print(render.legend())
+        out.print()
+    for check in solvable[:watched]:
         solutions, last, outcome = live.watch(
             out,
             check.puzzle,
@@ -109,14 +118,10 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         result = _solved(check, batch, 0, options, batch.found_by())
         results.append(result)
         parts.append(solutions)
-        seconds.append(solutions.seconds)
-        # What stays in the scrollback: the legend once, above the first answer, then each answer with its
-        # verdict (the last frame's status line said the same while it was live).
-        out.print(
-            Group(render.legend(), render.final_answer(result, solutions.seconds))
-            if n == 0
-            else render.final_answer(result, solutions.seconds)
-        )
+        timings.append(Timing(solutions.seconds))
+        # What stays in the scrollback: each answer with its verdict, under the legend printed before the
+        # first (the last frame's status line said the same while it was live).
+        out.print(render.final_answer(result, timings[-1]))
         out.print()
     rest = solvable[watched:]
     if rest:
@@ -129,24 +134,27 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
         for i, check in enumerate(rest):
             results.append(_solved(check, solved, i, options, found))
         parts.append(solutions)
-        seconds += [solutions.seconds / len(rest)] * len(rest)
+        timings += [Timing(solutions.seconds, len(rest))] * len(rest)
     everything = parts[0] if len(parts) == 1 else _joined(parts)
     depth = (get_model().config.H_cycles, get_model().config.L_cycles)
 
     text = for_text(out)
     plain = not out.is_terminal
+    skipped = left_out(errors, {(r.puzzle.file, r.puzzle.line) for r in results})
     if options.as_json:
-        for result, took in zip(results, seconds):
-            out.print(json.dumps(_record(result, options.votes, took)), markup=False, soft_wrap=True)
+        records = [_record(result, options.votes, took) for result, took in zip(results, timings)]
+        records += [error_record(error) for error in skipped]
+        for record in in_file_order(records, lambda r: (r["file"], r["line"]), places):
+            out.print(json.dumps(record), markup=False, soft_wrap=True)
     elif rest:
         if plain and (options.trace or len(rest) <= GRIDS_AT_MOST):
             text.print(render.legend(plain=True))
             text.print()
-        _print_answers(text, results[watched:], depth, options.trace, seconds[watched:], plain)
-    if not options.as_json and len(results) > 1:
-        text.print(render.summary(results, everything, options.votes), markup=False)
+        _print_answers(text, results[watched:], depth, options.trace, timings[watched:], plain)
+    if not options.as_json:  # even for one puzzle: the summary is where a script or a reader looks
+        text.print(render.summary(results, everything, options.votes, count_left_out(skipped)), markup=False)
     if options.svg is not None:
-        _save_svg(options.svg, results, depth, seconds)
+        _save_svg(options.svg, results, depth, timings)
         err.print(f"saved the steps to {options.svg}", markup=False)
     if options.output is not None:
         _write_answers(options.output, results)
@@ -206,9 +214,9 @@ def _joined(parts: list[Solutions]) -> Solutions:
 
 
 def _print_answers(
-    out: Console, results: list[Solved], depth: tuple[int, int], trace: bool, seconds: list[float], plain: bool
+    out: Console, results: list[Solved], depth: tuple[int, int], trace: bool, timings: list[Timing], plain: bool
 ) -> None:
-    for result, took in zip(results, seconds):
+    for result, took in zip(results, timings):
         if trace:
             title = render.title(result.puzzle)
             for frame in render.frames(result, depth):
@@ -220,7 +228,7 @@ def _print_answers(
             out.print(render.answer_line(result), markup=False)
 
 
-def _record(result: Solved, votes: int, seconds: float) -> dict:
+def _record(result: Solved, votes: int, timing: Timing) -> dict:
     i, verdict, solutions = result.index, result.verdict, result.solutions
     steps = result.steps
     blanks = result.puzzle.grid == 0
@@ -239,7 +247,7 @@ def _record(result: Solved, votes: int, seconds: float) -> dict:
         "puzzle_solutions": "unique" if verdict.solutions == 1 else "several",
         "correct": verdict.correct,
         "wrong_cells": verdict.wrong_cells,
-        "seconds": round(seconds, 6),
+        **timing.record(),  # seconds: the puzzle's own, or its share of the batch's (batch_puzzles > 1)
     }
     if result.agreeing is not None:
         record["votes"] = votes
@@ -251,14 +259,14 @@ def _record(result: Solved, votes: int, seconds: float) -> dict:
     return record
 
 
-def _save_svg(path: Path, results: list[Solved], depth: tuple[int, int], seconds: list[float]) -> None:
+def _save_svg(path: Path, results: list[Solved], depth: tuple[int, int], timings: list[Timing]) -> None:
     """The legend at the top, then each puzzle on a sheet: its frames in a grid, SHEET_COLUMNS a row."""
     recorder = Console(
         record=True, width=render.SHEET_WIDTH, file=io.StringIO(), force_terminal=True, color_system="truecolor"
     )
     recorder.print(render.legend())
     recorder.print()
-    for result, took in zip(results, seconds):
+    for result, took in zip(results, timings):
         recorder.print(render.sheet(result, depth, took))
     try:
         title = f"sudoku-trm solve: {len(results)} puzzle{'s' if len(results) != 1 else ''}"

@@ -22,11 +22,12 @@ the nearest ancestor that has one; the puzzle itself always has one when it is v
 is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
 model's batches, so one hard puzzle does not hold up the others' calls.
 
-Counts per puzzle: model calls, model steps, cells committed by the model (undone ones included, each
-once per call), guesses (digits
-tried at branch points), backtracks, the exact solver's guesses when it finished, and who found the
-answer: the model alone (first call), commit decoding (no guess), guided search (guesses), the exact
-solver (budget spent), or nobody (the puzzle has no solution).
+Counts per puzzle: model calls, model steps, cells committed by the model that stand in the answer (the
+commits in force on the path to it: distinct cells, at most the puzzle's blanks; a commit later undone by
+a backtrack is not counted, nor twice), guesses (digits tried at branch points), backtracks, the exact
+solver's guesses when it finished, and who found the answer: the model alone (first call), commit
+decoding (no guess), guided search (guesses), the exact solver (budget spent), or nobody (the puzzle has
+no solution).
 """
 
 from __future__ import annotations
@@ -120,16 +121,16 @@ class Move:
     digit: int = 0
 
     def describe(self) -> str:
-        """`guess r3c5 = 7 (depth 2)`, `committed 12 cells`, `backtrack: 3 cells undone`, ..."""
+        """`guess r3c5 = 7 (search depth 2)`, `committed 12 cells`, `backtrack: 3 cells undone`, ..."""
         count = int(self.cells.sum())
         if self.kind == "commit":
-            return f"committed {count} cell{'s' if count != 1 else ''} (depth {self.depth})"
+            return f"committed {count} cell{'s' if count != 1 else ''} (search depth {self.depth})"
         if self.kind == "retry":
-            return f"retry the surer {count} of those commits (depth {self.depth})"
+            return f"retry the surer {count} of those commits (search depth {self.depth})"
         if self.kind == "guess":
-            return f"guess {cell_name(self.cell)} = {self.digit} (depth {self.depth})"
+            return f"guess {cell_name(self.cell)} = {self.digit} (search depth {self.depth})"
         if self.kind == "backtrack":
-            return f"backtrack: a dead end, {count} cell{'s' if count != 1 else ''} undone (depth {self.depth})"
+            return f"backtrack: a dead end, {count} cell{'s' if count != 1 else ''} undone (search depth {self.depth})"
         if self.kind == "exact solver":
             return "budget spent: the exact solver finishes"
         return "solved" if self.kind == "solved" else "no solution"
@@ -142,7 +143,7 @@ class SearchSolutions:
     solutions: Solutions  # final answers; `steps` are model steps over every call
     single: Solutions  # the first call: the model alone, one pass
     calls: np.ndarray  # (N,) model calls
-    committed: np.ndarray  # (N,) cells the model committed, undone ones included
+    committed: np.ndarray  # (N,) cells the model committed that stand in the answer (<= blanks)
     guesses: np.ndarray  # (N,) digits tried at branch points
     backtracks: np.ndarray  # (N,) choices undone
     solver_guesses: np.ndarray  # (N,) the exact solver's guesses where it finished (0 elsewhere)
@@ -158,7 +159,7 @@ class SearchSolutions:
         """How puzzle i's answer came about, in words, for solve's outcome line."""
         found = self.found[i]
         calls = _counted(self.calls[i], "model call")
-        committed = _counted(self.committed[i], "cell") + " committed"
+        committed = _counted(self.committed[i], "committed cell") + " in the answer"
         if found == GUIDED_SEARCH:
             guesses = _counted(self.guesses[i], "guess", "guesses")
             text = f"guided search: {calls}, {guesses}, {_counted(self.backtracks[i], 'backtrack')}"
@@ -214,7 +215,7 @@ class _Puzzle:
     answer: np.ndarray | None = None  # the final answer once ended; else the last model answer
     calls: int = 0
     steps: int = 0
-    committed: int = 0
+    committed: int = 0  # set when the puzzle ends: the commits in force on the answer's path
     guesses: int = 0
     backtracks: int = 0
     solver_guesses: int = 0
@@ -253,12 +254,9 @@ class _Search:
         return COMMIT_DECODING if not (state.guesses or state.backtracks) else GUIDED_SEARCH
 
     def _commit(self, row: int, state: _Puzzle, frame: _Frame, retry: bool = False) -> np.ndarray:
-        """Put the frame's commit set in force; a `retry` is the surer half of a set that failed (its cells
-        were counted when the model committed them)."""
+        """Put the frame's commit set in force; a `retry` is the surer half of a set that failed."""
         assert frame.commits is not None and frame.answer is not None
         state.stack.append(frame)
-        if not retry:
-            state.committed += int(frame.commits.sum())
         child = np.where(frame.commits, frame.answer, frame.grid).astype(np.uint8)
         self._move(row, state, "retry" if retry else "commit", child, frame.commits)
         return child
@@ -338,16 +336,23 @@ class _Search:
 
     def exact_finish(self, row: int, state: _Puzzle) -> None:
         """The budget is spent: the exact solver finishes from the node, or the nearest ancestor with a solution."""
-        for grid in [state.grid] + [f.grid for f in reversed(state.stack)] + [state.puzzle]:
+        for back, grid in enumerate([state.grid] + [f.grid for f in reversed(state.stack)] + [state.puzzle]):
             found = solver.analyse(grid, limit=1)
             state.solver_guesses += found.guesses
             if found.solution is not None:
-                self._end(row, state, EXACT_SOLVER, found.solution)
+                # Finished `back` choices up the stack: those above that node are not on the answer's path.
+                self._end(row, state, EXACT_SOLVER, found.solution, in_force=max(0, len(state.stack) - back))
                 return
         self._end(row, state, NO_SOLUTION, state.answer)
 
-    def _end(self, row: int, state: _Puzzle, found: str, answer: np.ndarray | None) -> None:
+    def _end(
+        self, row: int, state: _Puzzle, found: str, answer: np.ndarray | None, in_force: int | None = None
+    ) -> None:
+        """End the puzzle with `answer`, reached through the first `in_force` choices of its stack (all)."""
         state.open, state.found = False, found
+        path = state.stack if in_force is None else state.stack[:in_force]
+        # Each commit set in force fills blanks of the node below it: distinct cells, counted once.
+        state.committed = sum(int(f.commits.sum()) for f in path if f.commits is not None)
         state.answer = state.puzzle.copy() if answer is None else np.asarray(answer, dtype=np.uint8)
         kind = "solved" if found in (MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH) else found
         self._move(row, state, kind, state.answer, np.zeros(CELLS, dtype=bool))
