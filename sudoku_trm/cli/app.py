@@ -30,6 +30,7 @@ from sudoku_trm.cli.terminal import (
 )
 from sudoku_trm.cli.usage import TidyGroup
 from sudoku_trm.errors import UserError
+from sudoku_trm.inference.settings import SEARCH_BUDGET
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.training.config import TrainConfig
 from sudoku_trm.training.recipes import CPU_RECIPE, DEFAULT_RECIPE, RECIPES, by_recipe, default_recipe
@@ -217,14 +218,22 @@ def train(
         None, "--compile/--no-compile", help="torch.compile the shared network, not the whole model (default: on CUDA)."
     ),
     bf16: bool = typer.Option(_TRAIN.bf16, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect on CPU)."),
-    seed: int = typer.Option(_TRAIN.seed),
+    seed: int = typer.Option(
+        _TRAIN.seed, help="Seed of the initial weights, the data order and the puzzles made easier (per process)."
+    ),
     name: str = typer.Option(_TRAIN.name, help="Run name: runs/<name>/ holds checkpoint.pt and metrics.jsonl."),
-    runs_dir: str = typer.Option(_TRAIN.runs_dir),
-    log_every: int = typer.Option(_TRAIN.log_every, min=1),
+    runs_dir: str = typer.Option(
+        _TRAIN.runs_dir, metavar="DIR", help="Where runs are kept: one folder per --name (runs/<name>/)."
+    ),
+    log_every: int = typer.Option(
+        _TRAIN.log_every, min=1, help="Log loss, accuracy and speed to metrics.jsonl (and the screen) every N steps."
+    ),
     eval_every: int = typer.Option(
         _TRAIN.eval_every, min=0, help="Evaluate on --dev every N steps (0: only at the end)."
     ),
-    checkpoint_every: int = typer.Option(_TRAIN.checkpoint_every, min=1),
+    checkpoint_every: int = typer.Option(
+        _TRAIN.checkpoint_every, min=1, help="Save runs/<name>/checkpoint.pt (for --resume) every N steps."
+    ),
     resume: bool = typer.Option(_TRAIN.resume, "--resume", help="Continue runs/<name>/checkpoint.pt where it stopped."),
     overwrite: bool = typer.Option(
         False,
@@ -232,7 +241,7 @@ def train(
         help="Replace an earlier run of this --name (its checkpoint and metrics) instead of refusing.",
     ),
     export: Optional[Path] = typer.Option(
-        None, "--export", help="Write the EMA weights here when done (e.g. weights/)."
+        None, "--export", metavar="DIR", help="Write the EMA weights here when done (e.g. weights/)."
     ),
 ) -> None:
     """Train a TRM with deep supervision and the CGAR curriculum (CUDA when there is one, else CPU)."""
@@ -325,9 +334,9 @@ def solve(
         help="Also draw the answer after each recursion pass inside a step (live, --trace and --svg).",
     ),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per puzzle on stdout, nothing else."),
-    svg: Optional[Path] = typer.Option(None, "--svg", help="Save the rendered steps as an SVG image."),
+    svg: Optional[Path] = typer.Option(None, "--svg", metavar="FILE", help="Save the rendered steps as an SVG image."),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Write the answers here (.csv: CSV, else line form)."
+        None, "--output", "-o", metavar="FILE", help="Write the answers here (.csv: CSV, else line form)."
     ),
     animate: Optional[bool] = typer.Option(
         None,
@@ -372,9 +381,19 @@ def solve(
         raise typer.Exit(code)
 
 
+_EVAL_EFFORT_HELP = (
+    "off (eval's default: the model alone) | commit (commit decoding: the cells the model is sure of become "
+    "givens and it runs again) | search (guided search within --budget model calls, default "
+    f"{SEARCH_BUDGET}, then the exact solver: the report adds who found the answers, model calls and "
+    "guesses, beside the exact solver's own guesses) | auto (search) | adaptive solving: fast (more steps, "
+    "up to 2x) | default (then 8 symmetric copies, up to 10x) | thorough (more of both, and random "
+    "restarts, up to 52x). The model's own single-pass accuracy is reported beside any of them."
+)
+
+
 @app.command(name="eval")
 @reports_user_errors
-@with_model_options
+@with_model_options(helps={"effort": _EVAL_EFFORT_HELP})
 def evaluate(
     files: List[str] = typer.Argument(
         ..., metavar=FILES_METAVAR, help=f"Puzzle files ({FILES_HELP}), with or without answers."
@@ -391,7 +410,9 @@ def evaluate(
     sweep_budgets: str = typer.Option(
         "1,2,4,8,16,32", "--sweep-budgets", help="Model steps per puzzle, in multiples of the step limit H."
     ),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="With --sweep: save accuracy against steps as a PNG."),
+    plot: Optional[Path] = typer.Option(
+        None, "--plot", metavar="FILE", help="With --sweep: save accuracy against steps as a PNG."
+    ),
 ) -> None:
     """Measure the model on puzzle files: exact-grid and cell accuracy, valid answers, halting, steps, speed.
 

@@ -33,7 +33,9 @@ _FORCE = typer.Option(False, "--force", help="Download again even if cached, and
 @reports_user_errors
 def weights(
     repo_id: str = typer.Argument(DEFAULT_WEIGHTS_REPO, help="Model repo on the Hub (owner/name)."),
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Target directory (default: weights/<repo name>)."),
+    directory: Optional[Path] = typer.Option(
+        None, "--dir", metavar="DIR", help="Target directory (default: weights/<repo name>)."
+    ),
     revision: Optional[str] = _REVISION,
     checkpoint: Optional[str] = typer.Option(
         None,
@@ -64,7 +66,7 @@ def weights(
 def data(
     repo_id: str = typer.Argument(DEFAULT_DATA_REPO, help="Data set repo on the Hub (owner/name)."),
     directory: Optional[Path] = typer.Option(
-        None, "--dir", help=f"Target directory (default: {DEFAULT_DATA_DIR.as_posix()})."
+        None, "--dir", metavar="DIR", help=f"Target directory (default: {DEFAULT_DATA_DIR.as_posix()})."
     ),
     files: List[str] = typer.Option(list(DATA_FILES), "--file", help="File to download (repeat)."),
     revision: Optional[str] = _REVISION,

@@ -22,8 +22,10 @@ import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from rich.console import Console
+from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from sudoku_trm.cli.model_options import ModelOptions, load_model
 from sudoku_trm.cli.progress import progress_bar
@@ -179,7 +181,7 @@ def run(files: list[str], options: EvalOptions, out: Console, err: Console) -> i
         out.print(json.dumps(document), markup=False, soft_wrap=True)
     else:
         title = _title(options.votes, None if budget is None else budget.describe(), options)
-        for_text(out).print(_table(reports, total if len(reports) > 1 else None, title))
+        _print_report(for_text(out), reports, total if len(reports) > 1 else None, title)
     return 1 if errors else 0
 
 
@@ -247,12 +249,32 @@ def _title(votes: int, adaptive: str | None, options: EvalOptions) -> str:
     return "sudoku-trm eval" + (f" ({votes} votes per puzzle)" if votes > 1 else "")
 
 
-def _table(reports: list[FileReport], total: FileReport | None, title: str) -> Table:
-    extra = any(r.effect is not None for r in reports)
-    search = any(isinstance(r.effect, SearchEffect) for r in reports)
-    table = Table(
-        title=title,
-        caption="exact: whole grid right · cells: blank cells right · valid: obeys every rule · halted: "
+# The columns of the report: the model's own figures, then what the extra compute did (if any).
+MODEL_COLUMNS = ("puzzles", "exact", "cells", "valid", "halted", "precision", "steps", "puzzles/s")
+EFFECT_COLUMNS = ("alone", "rescued", "spoiled")
+SEARCH_COLUMNS = ("alone", "found by", "calls", "guesses", "solver's")
+GAP = "  "  # between the columns of the narrow layout
+EFFECT_HEADINGS = {  # the narrow layout's second block, by FileReport.effect_name
+    "voting": "votes",
+    "adaptive": "adaptive solving",
+    "commit": "commit decoding",
+    "search": "guided search",
+}
+
+
+def _print_report(out: Console, reports: list[FileReport], total: FileReport | None, title: str) -> None:
+    """One table, a row per file, where it fits the console; else the narrow layout (`_narrow`)."""
+    table = _table(reports, total, title)
+    natural = Measurement.get(out, out.options.update(max_width=10**6), table).maximum  # nothing folded or cut
+    if natural <= out.width:
+        out.print(table)
+    else:
+        out.print(_narrow(reports, total, title))
+
+
+def _caption(extra: bool, search: bool) -> str:
+    return (
+        "exact: whole grid right · cells: blank cells right · valid: obeys every rule · halted: "
         "stopped by the model, not the step limit · precision: halted and right / halted (n/a: none "
         "halted) · steps: mean (max)"
         + (" · alone: the model alone, single pass" if extra else "")
@@ -261,45 +283,95 @@ def _table(reports: list[FileReport], total: FileReport | None, title: str) -> T
             "mean per puzzle · solver's: the exact solver's own guesses on the same puzzles"
             if search
             else ""
-        ),
+        )
     )
+
+
+def _model_cells(report: FileReport) -> list[str]:
+    s = report.scores
+    return [
+        f"{s.puzzles:,}",
+        f"{s.grid_accuracy:.1%}",
+        f"{s.cell_accuracy:.1%}",
+        f"{s.valid:.1%}",
+        f"{s.halted:.1%}",
+        "n/a" if s.halt_precision is None else f"{s.halt_precision:.1%}",
+        f"{s.mean_steps:.1f} ({s.max_steps})",
+        f"{s.puzzles_per_second:,.1f}",
+    ]
+
+
+def _effect_cells(report: FileReport) -> list[str]:
+    """What the extra compute did ([] under the model alone): SEARCH_COLUMNS or EFFECT_COLUMNS."""
+    v = report.effect
+    if isinstance(v, SearchEffect):
+        found = " / ".join(str(v.found_by[k]) for k in list(v.found_by)[:4])
+        return [
+            f"{v.single_grid_accuracy:.1%}",
+            found,
+            f"{v.mean_model_calls:.1f}",
+            f"{v.mean_guesses:.1f}",
+            f"{v.mean_exact_solver_guesses:.1f}",
+        ]
+    if v is not None:
+        return [f"{v.single_grid_accuracy:.1%}", str(v.rescued), str(v.spoiled)]
+    return []
+
+
+def _effect_columns(reports: list[FileReport]) -> tuple[str, ...]:
+    if any(isinstance(r.effect, SearchEffect) for r in reports):
+        return SEARCH_COLUMNS
+    return EFFECT_COLUMNS if any(r.effect is not None for r in reports) else ()
+
+
+def _table(reports: list[FileReport], total: FileReport | None, title: str) -> Table:
+    """The wide layout: a row per file, its name in the first column."""
+    effects = _effect_columns(reports)
+    table = Table(title=title, caption=_caption(bool(effects), effects == SEARCH_COLUMNS))
     table.add_column("file", overflow="fold")
-    for column in ("puzzles", "exact", "cells", "valid", "halted", "precision", "steps", "puzzles/s"):
+    for column in MODEL_COLUMNS + effects:
         table.add_column(column, justify="right", no_wrap=True)
-    if search:
-        for column in ("alone", "found by", "calls", "guesses", "solver's"):
-            table.add_column(column, justify="right", no_wrap=True)
-    elif extra:
-        for column in ("alone", "rescued", "spoiled"):
-            table.add_column(column, justify="right", no_wrap=True)
     rows = reports + ([total] if total else [])
     for report in rows:
-        s = report.scores
-        cells = [
-            report.name,
-            f"{s.puzzles:,}",
-            f"{s.grid_accuracy:.1%}",
-            f"{s.cell_accuracy:.1%}",
-            f"{s.valid:.1%}",
-            f"{s.halted:.1%}",
-            "n/a" if s.halt_precision is None else f"{s.halt_precision:.1%}",
-            f"{s.mean_steps:.1f} ({s.max_steps})",
-            f"{s.puzzles_per_second:,.1f}",
-        ]
-        if isinstance(report.effect, SearchEffect):
-            v = report.effect
-            found = " / ".join(str(v.found_by[k]) for k in list(v.found_by)[:4])
-            cells += [
-                f"{v.single_grid_accuracy:.1%}",
-                found,
-                f"{v.mean_model_calls:.1f}",
-                f"{v.mean_guesses:.1f}",
-                f"{v.mean_exact_solver_guesses:.1f}",
-            ]
-        elif report.effect is not None:
-            v = report.effect
-            cells += [f"{v.single_grid_accuracy:.1%}", str(v.rescued), str(v.spoiled)]
         table.add_row(
-            *cells, end_section=report is rows[-2] if total else False, style="bold" if report is total else None
+            report.name,
+            *_model_cells(report),
+            *_effect_cells(report),
+            end_section=report is rows[-2] if total else False,
+            style="bold" if report is total else None,
         )
     return table
+
+
+def _narrow(reports: list[FileReport], total: FileReport | None, title: str) -> Group:
+    """The layout for a narrow terminal, where a row per file would cut or fold the names: each file's name
+    on a line of its own above its figures, the model's figures and the extra compute's in two blocks."""
+    effects = _effect_columns(reports)
+    blocks = [Text(title, "bold"), _block(MODEL_COLUMNS, _model_cells, reports, total)]
+    if effects:
+        effect = next(r.effect_name for r in reports if r.effect is not None)
+        heading = f"{EFFECT_HEADINGS.get(effect, effect)}, against the model alone"
+        blocks += [Text(), Text(heading, "bold"), _block(effects, _effect_cells, reports, total)]
+    caption = Text(_caption(bool(effects), effects == SEARCH_COLUMNS), "dim italic")
+    return Group(*blocks, Text(), caption)
+
+
+def _block(headers: tuple[str, ...], cells_of, reports: list[FileReport], total: FileReport | None) -> Text:
+    """Right-aligned columns under `headers`: each report's name on its own line, its cells below it."""
+    rows = [(r, cells_of(r)) for r in reports + ([total] if total else [])]
+    widths = [max(len(h), *(len(cells[i]) for _, cells in rows)) for i, h in enumerate(headers)]
+
+    def line(cells) -> str:
+        return GAP + GAP.join(cell.rjust(width) for cell, width in zip(cells, widths))
+
+    text = Text(line(headers) + "\n", "bold")
+    rule = GAP + "─" * (sum(widths) + len(GAP) * (len(widths) - 1)) + "\n"
+    text.append(rule)
+    for report, cells in rows:
+        if report is total:
+            text.append(rule)
+        style = "bold" if report is total else ""
+        text.append(report.name + "\n", style or "italic")
+        text.append(line(cells) + "\n", style)
+    text.rstrip()
+    return text

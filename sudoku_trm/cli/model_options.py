@@ -60,6 +60,7 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
         typer.Option(
             ModelOptions.weights,
             "--weights",
+            metavar="DIR",
             help="Model directory (config.json + model.safetensors); default: weights/.",
         ),
     ),
@@ -141,11 +142,12 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
 )
 
 
-def with_model_options(command: Callable | None = None, **defaults) -> Callable:
+def with_model_options(command: Callable | None = None, *, helps: dict | None = None, **defaults) -> Callable:
     """Declare the model flags where `command` has its `model` parameter; it receives them as a ModelOptions.
-    `@with_model_options(effort="auto")` gives a flag another default for that command."""
+    `@with_model_options(effort="auto")` gives a flag another default for that command, and
+    `helps={"effort": ...}` another help text (what --effort does differs between solve and eval)."""
     if command is None:
-        return functools.partial(with_model_options, **defaults)
+        return functools.partial(with_model_options, helps=helps, **defaults)
     signature = inspect.signature(command, eval_str=True)
     if "model" not in signature.parameters:
         raise TypeError(f"{command.__name__} has no `model` parameter for the model flags")
@@ -153,7 +155,9 @@ def with_model_options(command: Callable | None = None, **defaults) -> Callable:
     for parameter in signature.parameters.values():
         if parameter.name == "model":
             parameters += [
-                inspect.Parameter(name, parameter.kind, default=_defaulting(flag, name, defaults), annotation=kind)
+                inspect.Parameter(
+                    name, parameter.kind, default=_defaulting(flag, name, defaults, helps or {}), annotation=kind
+                )
                 for name, kind, flag in _FLAGS
             ]
         else:
@@ -186,12 +190,13 @@ def with_model_options(command: Callable | None = None, **defaults) -> Callable:
     return wrapper
 
 
-def _defaulting(flag, name: str, defaults: dict):
-    """The flag's declaration with the command's own default, where it has one."""
-    if name not in defaults:
+def _defaulting(flag, name: str, defaults: dict, helps: dict):
+    """The flag's declaration with the command's own default and help, where it has them."""
+    if name not in defaults and name not in helps:
         return flag
     flag = copy.copy(flag)
-    flag.default = defaults[name]
+    flag.default = defaults.get(name, flag.default)
+    flag.help = helps.get(name, flag.help)
     return flag
 
 

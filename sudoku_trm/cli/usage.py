@@ -1,12 +1,23 @@
-"""How the commands present their options and usage errors: plain metavars (TEXT, INTEGER, PATH, or
-the choices themselves, never a Python type name), fixed value sets checked as choices, and a usage
-error as one line on stderr (`error: ...`, exit 2), like every other error of the program.
+"""How the commands present their options and usage errors: plain metavars (TEXT, INTEGER, FILE, DIR, or
+the choices themselves, never a Python type name), fixed value sets checked as choices, help that fits
+the terminal, and a usage error as one line on stderr (`error: ...`, exit 2), like every other error of
+the program.
+
+A path's metavar says what it names, FILE or DIR, as each option declares (`metavar=`); one that does
+not falls back to PATH, which a test refuses. A set of choices too long to read as one word (--effort's)
+shows as the option's name in capitals, its help listing the choices.
+
+Help fits the terminal: Typer's panels put option names, negative flags, types and help in columns of
+their own, and below RICH_HELP_MIN_WIDTH columns (train's long names and types beside each other) they
+cut names and words with `…`; there, help takes click's plain layout instead, which wraps every column
+at word boundaries and puts a long option's help on the line below it.
 
 `TidyGroup` is the app's Typer group class: when Typer builds the click commands, it walks every
 command's parameters once; `CHOICES` names the value sets by option, from the modules that own them."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +26,10 @@ import typer
 from typer.core import TyperGroup
 
 try:  # Typer 0.29 carries its own copy of click, whose exceptions its commands raise
+    from typer._click import _textwrap  # type: ignore[import-not-found]
     from typer._click import exceptions as click  # type: ignore[import-not-found]
 except ImportError:  # earlier Typers use click itself
+    from click import _textwrap  # type: ignore[no-redef]
     from click import exceptions as click  # type: ignore[no-redef]
 
 from sudoku_trm.cli.model_options import DEVICE_NAMES
@@ -44,6 +57,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "--difficulty": ("singles", "logic", "guesses"),  # sudoku/logic.py LEVELS (not imported here: numba)
     "--format": FORMATS,
 }
+CHOICES_SHOWN_UP_TO = 24  # characters of `a|b|c`: a longer set shows as the option's name (--effort: EFFORT)
+RICH_HELP_MIN_WIDTH = 100  # columns: narrower, help takes click's plain layout (see the module's docstring)
 _METAVARS = {int: "INTEGER", float: "NUMBER", Path: "PATH"}
 _CLICK_NAMES = {"integer": "INTEGER", "integer range": "INTEGER", "float": "NUMBER", "float range": "NUMBER"}
 
@@ -61,12 +76,14 @@ def tidy(command: Any) -> None:
     """Metavars for every parameter of `command` and of its subcommands: the choices where the option
     has a fixed value set (checked by the option's callback or the config), else TEXT, INTEGER, ..."""
     _tidy_help_option(command)
+    _fit_help(command)
     for param in command.params:
         flag = bool(getattr(param, "is_flag", False))
         argument = param.param_type_name == "argument"
-        choices = next((CHOICES[o] for o in param.opts if o in CHOICES), None)
-        if choices is not None:
-            param.metavar = "|".join(choices)
+        option = next((o for o in param.opts if o in CHOICES), None)
+        if option is not None:
+            shown = "|".join(CHOICES[option])
+            param.metavar = shown if len(shown) <= CHOICES_SHOWN_UP_TO else option.lstrip("-").upper()
         elif param.metavar is None and not argument:
             param.metavar = "" if flag else _metavar(param)
         if hasattr(param, "display_type_rich"):
@@ -91,6 +108,42 @@ def _tidy_help_option(command: Any) -> None:
     command.get_help_option = get_help_option
 
 
+def help_width() -> int:
+    """The columns help is drawn in: as Typer's Rich console finds them ($TERMINAL_WIDTH, else $COLUMNS,
+    else the terminal's, else 80)."""
+    from rich.console import Console
+
+    given = os.environ.get("TERMINAL_WIDTH", "")
+    return int(given) if given.isdigit() else Console().width
+
+
+class _WholeWords(_textwrap.TextWrapper):
+    """Click's wrapper, breaking lines at spaces only: `--sweep-budgets` is never cut at its hyphen."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs, break_on_hyphens=False)
+
+
+def _fit_help(command: Any) -> None:
+    """Typer's panels where they fit, click's plain layout on a narrower terminal."""
+    if not hasattr(command, "rich_markup_mode"):  # not a Typer command: click's layout already
+        return
+    draw = command.format_help
+
+    def format_help(ctx: Any, formatter: Any) -> None:
+        if help_width() >= RICH_HELP_MIN_WIDTH:
+            return draw(ctx, formatter)
+        mode, command.rich_markup_mode = command.rich_markup_mode, None  # Typer's switch to click's layout
+        wrapper, _textwrap.TextWrapper = _textwrap.TextWrapper, _WholeWords  # click's wrap_text imports it per call
+        try:
+            return draw(ctx, formatter)
+        finally:
+            command.rich_markup_mode = mode
+            _textwrap.TextWrapper = wrapper
+
+    command.format_help = format_help
+
+
 class TidyGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -103,7 +156,10 @@ class TidyGroup(TyperGroup):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as error:
-            if type(error).__name__ == "NoArgsIsHelpError":  # the help itself, printed already
+            if type(error).__name__ == "NoArgsIsHelpError":  # the help itself: Typer's panels printed it already,
+                help_text = error.format_message()  # click's plain layout (a narrow terminal) returned it instead
+                if help_text.strip():
+                    typer.echo(help_text)
                 sys.exit(error.exit_code)
             where = error.ctx.command_path if error.ctx is not None else "sudoku-trm"
             print_error(f"{error.format_message()} (see '{where} --help')")
