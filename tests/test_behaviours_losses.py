@@ -53,3 +53,16 @@ def test_cell_weights_unknown_cells_and_the_halt_term_add_up_as_documented():
     want = (samples * ((cells * weights).mean(-1) + 0.25 * bce)).mean()
     torch.testing.assert_close(got.total, want)
     assert math.isfinite(got.total.item())
+
+
+@pytest.mark.parametrize("loss", ["softmax", "stablemax"])
+def test_the_step_loss_smooths_labels_and_spreads_unknown_cells_with_the_loss_asked(loss):
+    torch.manual_seed(1)
+    logits = torch.randn(2, 81, 11) * 2
+    labels = torch.randint(2, 11, (2, 81))
+    unknown = torch.zeros(2, 81, dtype=torch.bool)
+    unknown[1, 40:] = True
+    got = supervision_loss(logits, torch.zeros(2), labels, torch.ones(2), 0.0, loss, 0.2, None, unknown).total
+    cells = cell_cross_entropy(logits, labels, loss, 0.2)
+    cells = torch.where(unknown, spread_cross_entropy(logits, loss).to(cells.dtype), cells)
+    torch.testing.assert_close(got, cells.mean(-1).float().mean())

@@ -324,3 +324,88 @@ def test_solves_records_carry_each_puzzles_own_counts(easy, monkeypatch, solver_
     assert [r["steps"] for r in records] == [1, 1, 8, 2, MIXED_BUDGET, 1]
     assert [s["single_pass_valid"] for s in search] == [True, True, False, False, False, True]
     assert all(r["valid"] for r in records)
+
+
+class SlowerLater(Scripted):
+    """first_wave, halting at once in the first round and at its second step in every later one."""
+
+    def __init__(self):
+        super().__init__(first_wave)
+        self.config = type(self.config)(hidden_size=8, halt_max_steps=3, puzzle_emb_len=1)
+        self.runs = 0
+
+    def initial_carry(self, batch, device=None):
+        self.runs += 1
+        return super().initial_carry(batch, device)
+
+    def forward(self, carry, inputs):
+        carry, logits, _ = super().forward(carry, inputs)
+        carry = type(carry)(carry.y + 1, carry.z)
+        step = int(carry.y[0, 0, 0])
+        halt = 10.0 if self.runs == 1 or step >= 2 else -10.0
+        return carry, logits, torch.full((len(inputs),), halt)
+
+
+def test_commit_decodings_final_record_is_the_last_rounds(easy):
+    """Answers, confidence (givens 1), halting and its probabilities per step are each puzzle's last round's;
+    model steps add up over the rounds; the step limit is the model's."""
+    model = SlowerLater()
+    result = solve_committed(model, easy.questions)
+    _, _, stall = logic_rounds(easy.questions)
+    final = result.solutions
+    assert result.rounds.tolist() == stall.tolist()
+    assert final.steps.tolist() == (1 + 2 * (stall - 1)).tolist()
+    assert final.halted.all() and final.step_limit == 3
+    sigmoid = 1 / (1 + np.exp(-10.0))
+    assert final.halt_probabilities.shape == (len(easy), 2)
+    assert np.allclose(final.halt_probabilities, [[1 - sigmoid, sigmoid]] * len(easy))
+    given = easy.questions > 0
+    assert (final.confidence[given] == 1.0).all()
+    last_wave = ~given & (final.confidence < 1.0)
+    assert last_wave.any() and np.allclose(final.confidence[last_wave], final.confidence[last_wave].max())
+    assert (final.answers == easy.answers).all() and (final.puzzles == easy.questions).all()
+    assert result.single.halt_probabilities.shape == (len(easy), 1) and result.single.step_limit == 3
+
+
+def test_commit_decoding_stops_each_puzzle_by_itself_and_reports_every_round(easy, monkeypatch):
+    """A puzzle the model is sure of nothing in stops after one round while another goes on; the events name
+    each round's puzzles, commits, grids and verdicts; counts are integers; the batch size is honoured."""
+    from sudoku_trm.inference.commit import Committed, RoundStep, commit_steps
+    from sudoku_trm.inference.engine import Step
+
+    def nothing_sure(grids):
+        answers, _ = unsure_everywhere(grids)
+        return answers, torch.zeros(grids.shape, dtype=torch.bool)
+
+    puzzles = easy.questions[:3]
+    rule = per_puzzle(puzzles, [waves, lambda g, p: nothing_sure(g), waves])
+    runs = timed(commit_module, monkeypatch, 0.0)
+    events = []
+    run = commit_steps(Chosen(rule), puzzles, inference=InferenceConfig(batch_size=2))
+    while True:
+        try:
+            events.append(next(run))
+        except StopIteration as done:
+            result = done.value
+            break
+    _, _, stall = logic_rounds(puzzles)
+    assert result.rounds.tolist() == [stall[0], 1, stall[2]]
+    assert runs[:2] == [2, 1]  # round 1 in batches of two
+    for counts in (result.rounds, result.committed, result.solved_round, result.solutions.steps):
+        assert counts.dtype.kind == "i"
+    assert all(isinstance(e.event, Step) for e in events if isinstance(e, RoundStep))
+    commits = [e for e in events if isinstance(e, Committed)]
+    assert commits[0].rows.tolist() == [0, 1, 2] and commits[1].rows.tolist() == [0, 2]
+    for row in (0, 1, 2):
+        mine = [(c, list(c.rows).index(row)) for c in commits if row in c.rows]
+        assert sum(int(c.cells[i].sum()) for c, i in mine) == result.committed[row]
+        assert [bool(c.solved[i]) for c, i in mine] == [False] * (len(mine) - 1) + [row != 1]
+        last, i = mine[-1]
+        assert (last.grids[i] == np.where(last.cells[i], easy.answers[row], last.grids[i])).all()
+        assert ((last.grids[i] == 0) | (last.grids[i] == easy.answers[row])).all()
+
+
+def test_solve_committed_honours_the_inference_settings(easy, monkeypatch):
+    runs = timed(commit_module, monkeypatch, 0.0)
+    solve_committed(Scripted(always_right), easy.questions, inference=InferenceConfig(batch_size=4))
+    assert runs == [4, 2]
