@@ -245,6 +245,11 @@ def test_check_json_has_a_record_for_every_line_in_file_order():
     assert [r["file"] for r in records[-6:]] == ["<stdin>"] * 6 and "error" not in records[-1]
 
 
+def test_a_file_given_twice_is_reported_twice_in_order():
+    records = _records(runner.invoke(app, ["check", MIXED, MIXED, "--json"]).stdout)
+    assert [(r["line"], "error" in r) for r in records] == MIXED_ORDER * 2
+
+
 def test_solve_json_puts_bad_lines_among_the_answers(tiny_weights):
     records = _records(_solve(MIXED, EASY, "--weights", str(tiny_weights), "--effort", "off", "--json").stdout)
     assert [(r["line"], "error" in r) for r in records[:8]] == MIXED_ORDER and len(records) == 8 + 6

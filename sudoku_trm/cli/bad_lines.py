@@ -7,7 +7,7 @@ A file that cannot be read at all gets one such record with `"line": null`.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from typing import Iterable, TypeVar
 
 from sudoku_trm.errors import InputError
 from sudoku_trm.sudoku import checking
@@ -20,28 +20,37 @@ def error_record(error: InputError) -> dict:
     return {"file": error.file, "line": error.line, "error": error.message}
 
 
-def check_in_order(paths: list[str], limit: int | None = None) -> tuple[checking.CheckReport, dict[str, int]]:
-    """`check_files` over `paths`, and each file's place among them by the name its records carry (a path
-    as given, `<stdin>`, `<puzzle>`): what `in_file_order` sorts by. One file at a time, because the
-    merged report no longer says where one file's records end and the next one's begin."""
-    report, places = checking.CheckReport(), {}
+class Places:
+    """Which file of the command line each puzzle and each error came from, by identity, so that a file
+    given twice is two places: what puts records in file order (`key`)."""
+
+    def __init__(self) -> None:
+        self._of: dict[int, int] = {}
+
+    def add(self, items: Iterable[object], place: int) -> None:
+        for item in items:
+            self._of[id(item)] = place
+
+    def key(self, item: object, line: int | None) -> tuple[int, int]:
+        """Sorts by file, then line; a whole-file error (line None) first in its file."""
+        return self._of.get(id(item), len(self._of)), line or 0
+
+
+def check_in_order(paths: list[str], limit: int | None = None) -> tuple[checking.CheckReport, Places]:
+    """`check_files` over `paths`, with the place of every puzzle (`PuzzleCheck.puzzle`) and error. One file
+    at a time, because the merged report no longer says where one file's records end and the next one's begin."""
+    report, places = checking.CheckReport(), Places()
     for place, path in enumerate(paths):
         one = checking.check_files([path], limit=limit)
-        for name in [c.puzzle.file for c in one.records] + [e.file for e in one.errors]:
-            places.setdefault(name, place)
+        places.add([c.puzzle for c in one.records] + list(one.errors), place)
         report.records += one.records
         report.errors += one.errors
     return report, places
 
 
-def in_file_order(items: Iterable[T], where: Callable[[T], tuple[str | None, int | None]], places: dict) -> list[T]:
-    """`items` sorted by file (their order on the command line) and line; a whole-file item comes first."""
-
-    def key(item: T) -> tuple[int, int]:
-        file, line = where(item)
-        return places.get(file, len(places)), line or 0
-
-    return sorted(items, key=key)
+def in_file_order(entries: list[tuple[tuple[int, int], T]]) -> list[T]:
+    """The items of `(Places.key, item)` pairs, in file and line order (stable: a tie keeps its order)."""
+    return [item for _, item in sorted(entries, key=lambda entry: entry[0])]
 
 
 def left_out(errors: list[InputError], used: set[tuple[str, int]]) -> list[InputError]:

@@ -21,9 +21,9 @@ def run(files: list[str], limit: int | None, as_json: bool, out: Console) -> int
         # A puzzle with no or several solutions has its own record (its verdict says so): only the lines
         # without one get an error record.
         checked = {(c.puzzle.file, c.puzzle.line) for c in report.records}
-        records = [r.to_json() for r in report.records]
-        records += [error_record(e) for e in left_out(report.errors, checked)]
-        for record in in_file_order(records, lambda r: (r["file"], r["line"]), places):
+        records = [(places.key(c.puzzle, c.puzzle.line), c.to_json()) for c in report.records]
+        records += [(places.key(e, e.line), error_record(e)) for e in left_out(report.errors, checked)]
+        for record in in_file_order(records):
             out.print(json.dumps(record), markup=False, soft_wrap=True)
     else:
         for check in report.records:

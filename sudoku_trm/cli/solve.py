@@ -142,9 +142,12 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
     plain = not out.is_terminal
     skipped = left_out(errors, {(r.puzzle.file, r.puzzle.line) for r in results})
     if options.as_json:
-        records = [_record(result, options.votes, took) for result, took in zip(results, timings)]
-        records += [error_record(error) for error in skipped]
-        for record in in_file_order(records, lambda r: (r["file"], r["line"]), places):
+        records = [
+            (places.key(result.puzzle, result.puzzle.line), _record(result, options.votes, took))
+            for result, took in zip(results, timings)
+        ]
+        records += [(places.key(error, error.line), error_record(error)) for error in skipped]
+        for record in in_file_order(records):
             out.print(json.dumps(record), markup=False, soft_wrap=True)
     elif rest:
         if plain and (options.trace or len(rest) <= GRIDS_AT_MOST):
