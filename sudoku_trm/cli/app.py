@@ -210,8 +210,13 @@ def train(
         None,
         min=0.0,
         max=1.0,
-        help="Share of samples made easier by revealing a random share of their blanks (still unique). "
-        + _by_recipe("easier_share"),
+        help="Share of samples made easier by revealing a random share of their blanks (still unique; "
+        "--mix fixed). " + _by_recipe("easier_share"),
+    ),
+    mix: str = typer.Option(
+        _TRAIN.mix,
+        help="fixed (every puzzle alike) | frontier (each data file at four reveal shares, drawn most where the "
+        "model solves about half, as measured from the training stream).",
     ),
     device: str = typer.Option(_TRAIN.device, callback=device_name, help="auto | cpu | cuda | mps."),
     compile_model: Optional[bool] = typer.Option(
@@ -264,6 +269,7 @@ def train(
         "dev": None if dev is None else dev or "",
         "dev_limit": None if dev_limit is None else dev_limit or 0,
         "easier_share": easier_share,
+        "mix": mix,
         "targets": targets,
         "rounds_per_step": rounds_per_step,
         "pending_weight": pending_weight,

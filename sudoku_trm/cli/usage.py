@@ -37,7 +37,7 @@ from sudoku_trm.cli.terminal import print_error
 from sudoku_trm.inference.settings import EFFORTS
 from sudoku_trm.model.config import MIXERS, MLPS
 from sudoku_trm.sudoku.puzzles import FORMATS
-from sudoku_trm.training.config import LOSSES, LR_SCHEDULES, OPTIMIZERS, PENDING, TARGETS, Curriculum
+from sudoku_trm.training.config import LOSSES, LR_SCHEDULES, MIXES, OPTIMIZERS, PENDING, TARGETS, Curriculum
 from sudoku_trm.training.recipes import RECIPES
 
 USAGE_EXIT_CODE = 2
@@ -54,6 +54,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "--loss": LOSSES,
     "--targets": TARGETS,
     "--pending": PENDING,
+    "--mix": MIXES,
     "--difficulty": ("singles", "logic", "guesses"),  # sudoku/logic.py LEVELS (not imported here: numba)
     "--format": FORMATS,
 }
