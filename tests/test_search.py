@@ -141,6 +141,20 @@ def test_the_budget_is_never_exceeded_and_the_exact_solver_finishes(medium, budg
     assert (result.solver_guesses[np.array(result.found) != EXACT_SOLVER] == 0).all()
 
 
+@pytest.mark.parametrize("budget", [1, 3, 8])
+def test_the_hand_off_costs_exactly_the_exact_solvers_own_guesses_on_hard_puzzles(shared_sample, budget):
+    """Forum-hardest puzzles and a model sure of wrong digits: whatever the search did with its budget, the
+    exact solver's finish needs no more guesses than it needs on the puzzle as posed (it once needed ~4x)."""
+    hard = load_puzzle_set(shared_sample / "hard_dev.csv").subset(np.arange(12))
+    result = solve_searched(Scripted(confidently_wrong), hard.questions, SearchConfig(budget=budget))
+    finished = np.array(result.found) == EXACT_SOLVER
+    assert finished.all() and result.valid.all()
+    assert (result.solutions.answers == hard.answers).all()
+    own = np.array([solver.analyse(q, limit=1).guesses for q in hard.questions])
+    assert (result.solver_guesses == own).all()
+    assert (result.committed == 0).all()  # nothing the model committed stands on the finish's path
+
+
 @pytest.mark.parametrize("branch", ["surest", "fewest"])
 def test_no_answer_that_breaks_a_rule_is_reported_valid(medium, branch):
     result = solve_searched(Scripted(confidently_wrong), medium.questions, SearchConfig(budget=3, branch=branch))
