@@ -19,8 +19,8 @@ the next digit. The search is depth-first and complete: every alternative it dro
 The budget counts model calls per puzzle. A puzzle that has spent it is finished by the exact solver
 from the puzzle as posed, so the hand-off never costs more guesses than the exact solver alone: from the
 search's node, a wrong commit or guess in force made the exact search prove a dead subtree first (273
-guesses against 73 on forum-hardest puzzles); the puzzle itself always has a solution when it is valid. Every final answer
-is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
+guesses against 73 on forum-hardest puzzles); the puzzle itself always has a solution when it is valid.
+Every final answer is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
 model's batches, so one hard puzzle does not hold up the others' calls.
 
 Counts per puzzle: model calls, model steps, cells committed by the model that stand in the answer (the
