@@ -2,12 +2,31 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from sudoku_trm.sudoku.grid import CELLS
 
 ROOT = Path(__file__).resolve().parent.parent
 PUZZLES = ROOT / "puzzles"  # the committed sample puzzles: tests name them from here, never from the working directory
 SHARED_SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample"
 TRAIN_FILES = tuple(str(SHARED_SAMPLE / name) for name in ("unbiased_1k.csv", "clue17.csv", "hard_train.csv"))
+
+
+# Hand-made grids, for tests that place a few digits by cell name.
+
+
+def at(row: int, col: int) -> int:
+    """The cell r<row>c<col> (1-based), as an index 0..80."""
+    return 9 * (row - 1) + col - 1
+
+
+def grid_with(**cells: int) -> np.ndarray:
+    """An (81,) grid holding digits at cells named like r1c9=5."""
+    grid = np.zeros(CELLS, dtype=np.uint8)
+    for name, digit in cells.items():
+        grid[at(int(name[1]), int(name[3]))] = digit
+    return grid
 
 
 def tiny_train_config(tmp_path: Path, model, **overrides):

@@ -69,3 +69,13 @@ def first_wave(grids: torch.Tensor):
     answers, _ = always_right(grids)
     rounds, _, _ = logic_rounds(grids.numpy().astype(np.uint8))
     return answers, torch.from_numpy(rounds <= 1) & (grids == 0)
+
+
+def drain(run):
+    """Run a step generator (commit_steps, search_steps, adaptive_steps) to its end: (its events, its result)."""
+    events = []
+    while True:
+        try:
+            events.append(next(run))
+        except StopIteration as done:
+            return events, done.value

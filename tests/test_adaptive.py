@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scripted_models import StandIn
+from scripted_models import StandIn, drain
 
 from sudoku_trm.inference.adaptive import Budget, Stage, adaptive_steps, preset, solve_adaptive
 from sudoku_trm.inference.engine import InferenceConfig, solve
@@ -139,15 +139,7 @@ def test_random_restarts_come_after_copies_and_start_from_a_random_latent(puzzle
 )
 def test_the_budget_is_never_exceeded_and_the_cost_reported_is_what_ran(puzzles, budget):
     model = Scripted(rule_of(lambda grid, step, rand: (False, step % 3 == 0)))
-    steps = []
-    run = adaptive_steps(model, puzzles.questions, budget, InferenceConfig(batch_size=5))
-    while True:
-        try:
-            event = next(run)
-        except StopIteration as done:
-            result = done.value
-            break
-        steps.append(event)
+    steps, result = drain(adaptive_steps(model, puzzles.questions, budget, InferenceConfig(batch_size=5)))
     resolved = budget.resolve(HORIZON)
     assert (result.work <= resolved.work).all()
     assert (result.stage == Stage.UNSOLVED).all() and (result.chain == -1).all()

@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import PUZZLES
-from scripted_models import SURE, Scripted, StandIn, always_right, first_wave
+from conftest import PUZZLES, at, grid_with
+from scripted_models import SURE, Scripted, StandIn, always_right, drain, first_wave
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import app
@@ -37,19 +37,6 @@ from sudoku_trm.sudoku.logic import logic_rounds
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
 
 EASY = PUZZLES / "easy.txt"
-
-
-def at(row: int, col: int) -> int:
-    """The cell r<row>c<col> (1-based), as an index 0..80."""
-    return 9 * (row - 1) + col - 1
-
-
-def grid_with(**cells: int) -> np.ndarray:
-    """An (81,) grid holding digits at cells named like r1c9=5."""
-    grid = np.zeros(CELLS, dtype=np.uint8)
-    for name, digit in cells.items():
-        grid[at(int(name[1]), int(name[3]))] = digit
-    return grid
 
 
 @pytest.fixture(scope="module")
@@ -380,14 +367,7 @@ def test_commit_decoding_stops_each_puzzle_by_itself_and_reports_every_round(eas
     puzzles = easy.questions[:3]
     rule = per_puzzle(puzzles, [waves, lambda g, p: nothing_sure(g), waves])
     runs = timed(commit_module, monkeypatch, 0.0)
-    events = []
-    run = commit_steps(Chosen(rule), puzzles, inference=InferenceConfig(batch_size=2))
-    while True:
-        try:
-            events.append(next(run))
-        except StopIteration as done:
-            result = done.value
-            break
+    events, result = drain(commit_steps(Chosen(rule), puzzles, inference=InferenceConfig(batch_size=2)))
     _, _, stall = logic_rounds(puzzles)
     assert result.rounds.tolist() == [stall[0], 1, stall[2]]
     assert runs[:2] == [2, 1]  # round 1 in batches of two

@@ -6,25 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import at, grid_with
 
 from sudoku_trm.inference.search import legal_digits
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.generate import carve, generate, random_grid
-from sudoku_trm.sudoku.grid import CELLS, valid_solutions
+from sudoku_trm.sudoku.grid import valid_solutions
 from sudoku_trm.sudoku.logic import LEVELS, levels, logic_rounds
-
-
-def at(row: int, col: int) -> int:
-    """The cell r<row>c<col> (1-based), as an index 0..80."""
-    return 9 * (row - 1) + col - 1
-
-
-def grid_with(**cells: int) -> np.ndarray:
-    """An (81,) grid holding digits at cells named like r1c9=5."""
-    grid = np.zeros(CELLS, dtype=np.uint8)
-    for name, digit in cells.items():
-        grid[at(int(name[1]), int(name[3]))] = digit
-    return grid
 
 
 def transposed(grid: np.ndarray) -> np.ndarray:

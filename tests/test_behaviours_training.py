@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import SHARED_SAMPLE, tiny_train_config
+from trainer_spies import FakeClock
 
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.tokens import to_tokens
@@ -27,22 +28,6 @@ TRAIN = tuple(str(SHARED_SAMPLE / name) for name in ("unbiased_1k.csv", "clue17.
 
 def quiet(_line: str) -> None:
     pass
-
-
-class FakeClock:
-    """A clock that moves only when told (as tests/test_recipe.py's)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def elapsed(self) -> float:
-        return self.now
-
-    def add(self, seconds: float) -> None:
-        self.now += seconds
-
-    def step_done(self) -> None:
-        pass
 
 
 def expected_targets(inputs: torch.Tensor, steps: torch.Tensor, per_step: int, unknown_mode: bool):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import PUZZLES
-from scripted_models import Scripted, always_right, first_wave
+from scripted_models import Scripted, always_right, drain, first_wave
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import app
@@ -83,14 +83,9 @@ def test_sure_cells_keep_only_blanks_above_the_threshold_without_clashes():
 
 def test_the_round_limit_and_events(easy):
     model = Scripted(first_wave)
-    events = []
-    run = commit_steps(model, easy.questions, CommitConfig(max_rounds=2), InferenceConfig(batch_size=4))
-    while True:
-        try:
-            events.append(next(run))
-        except StopIteration as done:
-            result = done.value
-            break
+    events, result = drain(
+        commit_steps(model, easy.questions, CommitConfig(max_rounds=2), InferenceConfig(batch_size=4))
+    )
     assert (result.rounds <= 2).all()
     commits = [e for e in events if type(e).__name__ == "Committed"]
     assert [c.round for c in commits] == [1, 2]

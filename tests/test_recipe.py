@@ -25,7 +25,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import tiny_train_config
-from trainer_spies import depths_per_step, learning_rates_per_step
+from trainer_spies import FakeClock, depths_per_step, learning_rates_per_step
 from typer.testing import CliRunner
 
 from sudoku_trm.cli.app import app
@@ -221,22 +221,6 @@ def test_cosine_reaches_its_floor_at_the_last_step(shared_sample, tmp_path):
     assert len(lrs) == 6
     assert lrs[0] == 2e-3 and lrs[-1] == pytest.approx(0.25 * 2e-3)
     assert all(a > b for a, b in zip(lrs, lrs[1:]))  # decays every step
-
-
-class FakeClock:
-    """A clock that moves only when told: time budgets tested independently of the machine's speed."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def elapsed(self) -> float:
-        return self.now
-
-    def add(self, seconds: float) -> None:
-        self.now += seconds
-
-    def step_done(self) -> None:
-        pass
 
 
 def test_time_budget_progress_follows_the_clock_and_the_last_step_ends_inside_the_horizon():

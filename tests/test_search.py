@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import PUZZLES
-from scripted_models import Scripted, always_right, first_wave
+from scripted_models import Scripted, always_right, drain, first_wave
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import app
@@ -60,15 +60,6 @@ def wrong_on_one_cell(solution: np.ndarray, cell: int, digit: int):
         return torch.where(grids > 0, grids, answers), sure
 
     return rule
-
-
-def drain(run):
-    events = []
-    while True:
-        try:
-            events.append(next(run))
-        except StopIteration as done:
-            return events, done.value
 
 
 @pytest.fixture(scope="module")

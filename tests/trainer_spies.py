@@ -1,5 +1,5 @@
 """Spies on a Trainer, shared by the training tests: what the optimiser and the model were actually given at
-every step, recorded while the real methods still run."""
+every step, recorded while the real methods still run; and a clock to put in place of the Trainer's."""
 
 from __future__ import annotations
 
@@ -30,3 +30,19 @@ def depths_per_step(trainer: Trainer) -> list[tuple[int, int]]:
 
     trainer.forward = spy  # type: ignore[assignment]
     return used
+
+
+class FakeClock:
+    """A clock that moves only when told: time budgets tested independently of the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def elapsed(self) -> float:
+        return self.now
+
+    def add(self, seconds: float) -> None:
+        self.now += seconds
+
+    def step_done(self) -> None:
+        pass
