@@ -30,6 +30,7 @@ from sudoku_trm.sudoku.puzzle_sets import load_puzzle_sets
 from sudoku_trm.training import distributed
 from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from sudoku_trm.training.curriculum import CurriculumPlan, DepthSchedule
+from sudoku_trm.training.frontier import FrontierStream
 from sudoku_trm.training.losses import supervision_loss
 from sudoku_trm.training.metrics import METRICS_NAME, RunningMetrics, eval_line, step_line
 from sudoku_trm.training.rng import reseeded_line, seed_from
@@ -916,6 +917,24 @@ def test_resuming_on_another_number_of_processes_restarts_the_data_order_and_say
     ]
     assert resumed.step == 2
     assert resumed.slots.halted.all() and (resumed.slots.steps == 0).all()  # fresh slots, not the saved ones
+
+
+def test_resuming_under_another_mix_starts_that_mix_fresh_and_says_so(tmp_path):
+    model = tiny_model()
+    config = tiny_train_config(tmp_path, model)
+    trainer = Trainer(model, config, log=quiet)
+    trainer.run(until=2)
+    lines: list[str] = []
+    resumed = Trainer(model, dataclasses.replace(config, resume=True, mix="frontier"), log=lines.append)
+    assert lines == [
+        "resuming with mix frontier from a checkpoint of mix fixed: data order restarts",
+        "resumed from step 2",
+    ]
+    assert resumed.step == 2
+    assert isinstance(resumed.stream, FrontierStream)
+    assert resumed.slots.halted.all() and resumed.slots.buckets is None  # fresh slots: every row refills
+    resumed.run(until=3)  # the frontier's first batch fills every slot and reports from then on
+    assert resumed.step == 3 and resumed.slots.buckets is not None
 
 
 def test_a_cpu_rng_state_that_does_not_fit_is_reseeded_from_and_named_in_one_line(tmp_path):

@@ -514,7 +514,12 @@ class Trainer:
             group["base_lr"] = base_lr
         self.step, ranks = state["step"], state["ranks"]
         self.clock.add(state.get("elapsed_seconds", 0.0))
-        if len(ranks) == self.world:
+        saved_mix = state["train_config"].get("mix", "fixed")  # checkpoints before the frontier mix: fixed
+        if saved_mix != self.config.mix:
+            # A run may change its mix midway (an A/B forked from one checkpoint): the saved stream and
+            # slots belong to the other kind of stream, so both start fresh here.
+            self.log(f"resuming with mix {self.config.mix} from a checkpoint of mix {saved_mix}: data order restarts")
+        elif len(ranks) == self.world:
             self._load_rank_state(ranks[self.rank])
         else:
             self.log(f"resuming on {self.world} processes from a checkpoint of {len(ranks)}: data order restarts")
