@@ -1,5 +1,5 @@
-"""`python -m sudoku_trm` runs the same command-line app as `sudoku-trm`."""
+"""`python -m sudoku_trm` runs the same program as `sudoku-trm`."""
 
-from sudoku_trm.cli.app import main
+from sudoku_trm.cli.app import script
 
-main()
+script()

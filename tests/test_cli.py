@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from sudoku_trm import __version__
 from sudoku_trm.cli.app import app
+from conftest import PUZZLES
 
 runner = CliRunner()
 
@@ -37,6 +38,22 @@ def test_module_entry_point_runs_the_same_app():
     done = subprocess.run([sys.executable, "-m", "sudoku_trm", "--version"], capture_output=True, text=True)
     assert done.returncode == 0
     assert done.stdout.strip() == f"sudoku-trm {__version__}"
+
+
+def test_the_program_ends_at_once_yet_every_line_is_written_and_the_exit_code_kept(tmp_path):
+    # `script` ends solve/eval/check/generate with os._exit: whatever is still buffered must be flushed
+    # first, and the command's own exit code (1: a bad line) must survive.
+    puzzles = tmp_path / "mixed.txt"
+    good = [line for line in (PUZZLES / "easy.txt").read_text().splitlines() if line and not line.startswith("#")]
+    puzzles.write_text("\n".join([*good, "12345"]) + "\n")
+    expected = runner.invoke(app, ["check", "--json", str(puzzles)])
+    done = subprocess.run(
+        [sys.executable, "-m", "sudoku_trm", "check", "--json", str(puzzles)], capture_output=True, text=True
+    )
+    assert done.returncode == expected.exit_code == 1
+    assert done.stdout == expected.stdout
+    assert len(done.stdout.splitlines()) == len(good) + 1  # every puzzle, and the bad line's record
+    assert f"{puzzles}:{len(good) + 1}:" in done.stderr
 
 
 def test_check_solves_a_unique_puzzle(tmp_path):

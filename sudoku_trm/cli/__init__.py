@@ -3,7 +3,7 @@
 Exit codes: 0 ok, 1 bad input, 2 bad usage, 130 interrupted (Ctrl-C). Nothing here decides Sudoku,
 model or training questions; those live in the layers below.
 
-- `app`: the Typer app, every command's options and the entry point `main`;
+- `app`: the Typer app, every command's options, the entry point `main` and the program `script`;
 - one module per command: `solve`, `eval` (`eval.py`), `check`, `train`, `download`;
 - `model_options`: the flags `solve` and `eval` share (as inference/settings.py's `SolveSettings`, which
   inference/solving.py runs) and loading the model they name;
@@ -12,6 +12,6 @@ model or training questions; those live in the layers below.
   consoles and the one-line error form.
 """
 
-from sudoku_trm.cli.app import app, main
+from sudoku_trm.cli.app import app, main, script
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "script"]
