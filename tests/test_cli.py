@@ -4,11 +4,11 @@ import json
 import subprocess
 import sys
 
+from conftest import PUZZLES
 from typer.testing import CliRunner
 
 from sudoku_trm import __version__
 from sudoku_trm.cli.app import app
-from conftest import PUZZLES
 
 runner = CliRunner()
 
