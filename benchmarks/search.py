@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -65,6 +66,8 @@ def measure(model, path: str, limit: int | None, config: SearchConfig, batch_siz
         "budget": config.budget,
         "branch": config.branch,
         "threshold": config.threshold,
+        "logic": config.logic,
+        "settle": config.settle,
         "solved": float(result.valid.mean()),
         "without_exact_solver": float((result.valid & (found != EXACT_SOLVER)).mean()),
         "model_alone": float((found == MODEL_ALONE).mean()),
@@ -74,6 +77,9 @@ def measure(model, path: str, limit: int | None, config: SearchConfig, batch_siz
         "mean_guesses": float(result.guesses.mean()),
         "mean_backtracks": float(result.backtracks.mean()),
         "mean_finishing_solver_guesses": float(result.solver_guesses.mean()),
+        "mean_total_guesses": float((result.guesses + result.solver_guesses).mean()),
+        "total_guesses_at_most_exact": float((result.guesses + result.solver_guesses <= exact_guesses).mean()),
+        "mean_model_steps": float(result.solutions.steps.mean()),
         "mean_exact_solver_guesses": float(exact_guesses.mean()),
         "seconds": round(seconds, 2),
         "puzzles_per_second": len(questions) / seconds,
@@ -87,7 +93,13 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="model calls per puzzle")
     parser.add_argument("--branch", nargs="+", default=["surest"], choices=["surest", "fewest"])
     parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument(
+        "--logic", nargs="+", default=["on"], choices=["on", "off"], help="the exact solver's logic between calls"
+    )
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--settle", nargs="+", default=["2"], help="later calls stop once their answer stood N steps ('off': never)"
+    )
     parser.add_argument("--out", type=Path, help="JSON lines, one per model, set and measure")
     args = parser.parse_args()
 
@@ -105,30 +117,34 @@ def main() -> None:
             f"{c.halt_max_steps} steps at most per call"
         )
         print(
-            "| set | branch | solved | without exact solver | model alone | alone / commit / search / exact "
-            "| calls | committed | guesses | backtracks | exact solver's guesses | puzzles/s |"
+            "| set | branch | logic | settle | solved | without exact solver | model alone "
+            "| alone / commit / search / exact "
+            "| calls | steps | committed | guesses (search + finish) | <= exact's own | backtracks "
+            "| exact solver's guesses | puzzles/s |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for spec in args.sets:
+        print("|" + " --- |" * 16)
+        for spec, branch, logic, settle in itertools.product(args.sets, args.branch, args.logic, args.settle):
             path, _, limit = spec.partition(":")
-            for branch in args.branch:
-                config = SearchConfig(budget=args.budget, threshold=args.threshold, branch=branch)
-                row = {"weights": weights} | measure(
-                    model, path, int(limit) if limit else None, config, args.batch_size
-                )
-                rows.append(row)
-                f = row["found_by"]
-                print(
-                    f"| {row['set']} | {branch} | {row['solved']:.1%} | {row['without_exact_solver']:.1%} | "
-                    f"{row['model_alone']:.1%} | {f['model alone']} / {f['commit decoding']} / "
-                    f"{f['guided search']} / {f['exact solver']} | {row['mean_model_calls']:.1f} | "
-                    f"{row['mean_committed']:.1f} | {row['mean_guesses']:.1f} | {row['mean_backtracks']:.1f} | "
-                    f"{row['mean_exact_solver_guesses']:.1f} | {row['puzzles_per_second']:.2f} |",
-                    flush=True,
-                )
-                if args.out is not None:
-                    with args.out.open("a") as out:
-                        out.write(json.dumps(row) + "\n")
+            config = SearchConfig(
+                args.budget, args.threshold, branch, logic == "on", None if settle == "off" else int(settle)
+            )
+            row = {"weights": weights} | measure(model, path, int(limit) if limit else None, config, args.batch_size)
+            rows.append(row)
+            f = row["found_by"]
+            print(
+                f"| {row['set']} | {branch} | {logic} | {settle} | {row['solved']:.1%} | "
+                f"{row['without_exact_solver']:.1%} | "
+                f"{row['model_alone']:.1%} | {f['model alone']} / {f['commit decoding']} / "
+                f"{f['guided search']} / {f['exact solver']} | {row['mean_model_calls']:.1f} | "
+                f"{row['mean_model_steps']:.1f} | {row['mean_committed']:.1f} | "
+                f"{row['mean_guesses']:.1f} + {row['mean_finishing_solver_guesses']:.1f} | "
+                f"{row['total_guesses_at_most_exact']:.0%} | {row['mean_backtracks']:.1f} | "
+                f"{row['mean_exact_solver_guesses']:.1f} | {row['puzzles_per_second']:.2f} |",
+                flush=True,
+            )
+            if args.out is not None:
+                with args.out.open("a") as out:
+                    out.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from sudoku_trm.inference.search import (
     legal_digits,
     solve_searched,
 )
+from sudoku_trm.inference.settings import SolveSettings
 from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import CELLS
@@ -210,7 +211,7 @@ def test_a_unique_puzzle_is_not_reported_as_having_several_solutions(easy):
 
 def test_model_steps_and_seconds_count_every_call(easy, monkeypatch):
     runs = timed(search_module, monkeypatch, 0.25)
-    result = solve_searched(Scripted(first_wave), easy.questions)
+    result = solve_searched(Scripted(first_wave), easy.questions, SearchConfig(logic=False))
     _, _, stall = logic_rounds(easy.questions)
     assert result.calls.tolist() == stall.tolist()
     assert result.solutions.steps.tolist() == stall.tolist()  # one step a call, every call counted
@@ -228,7 +229,7 @@ def test_the_seconds_add_up_over_batches(easy, monkeypatch):
 
 def test_each_way_of_finding_the_answer_is_counted_exactly(easy):
     model = Chosen(per_puzzle(easy.questions, MIXED))
-    result = solve_searched(model, easy.questions, SearchConfig(budget=MIXED_BUDGET))
+    result = solve_searched(model, easy.questions, SearchConfig(budget=MIXED_BUDGET, logic=False))
     _, _, stall = logic_rounds(easy.questions)
     assert stall[2] == 8
     assert result.found == [MODEL_ALONE, MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH, EXACT_SOLVER, MODEL_ALONE]
@@ -279,6 +280,8 @@ def solve_mixed(easy, monkeypatch, solver_weights, *flags: str):
 
     model = Chosen(per_puzzle(easy.questions, MIXED))
     monkeypatch.setattr(cli_solve, "load_model", lambda options: model)
+    # The summary of the search's own moves: without logic between calls, which would solve these easy puzzles.
+    monkeypatch.setattr(SolveSettings, "search_config", lambda self: SearchConfig(self.budget, logic=False))
     args = ["solve", str(EASY), "--weights", str(solver_weights), "--effort", "search", "--budget"]
     result = CliRunner().invoke(app, [*args, str(MIXED_BUDGET), *flags])
     assert result.exit_code == 0, result.output

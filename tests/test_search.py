@@ -82,7 +82,8 @@ def test_an_always_right_model_is_the_model_alone(easy):
 
 
 def test_commit_decoding_without_a_guess(easy):
-    result = solve_searched(Scripted(first_wave), easy.questions)
+    # The search's own moves, without logic between calls (which would place these cells itself).
+    result = solve_searched(Scripted(first_wave), easy.questions, SearchConfig(logic=False))
     _, _, stall = logic_rounds(easy.questions)
     assert result.found == [COMMIT_DECODING] * len(easy)
     assert (result.calls == stall).all() and not result.guesses.any()
@@ -95,7 +96,7 @@ def test_a_wrong_commit_is_undone_by_backtracking(easy):
     cell = next(c for c in range(CELLS) if legal[c].sum() >= 2)
     digit = next(d + 1 for d in range(9) if legal[cell, d] and d + 1 != solution[cell])
     model = Scripted(wrong_on_one_cell(solution, cell, digit))
-    events, result = drain(search_steps(model, puzzle[None], SearchConfig(budget=50)))
+    events, result = drain(search_steps(model, puzzle[None], SearchConfig(budget=50, logic=False)))
     moves = [e for e in events if isinstance(e, Move)]
     first = moves[0]
     assert first.kind == "commit" and first.cells[cell] and first.grid[cell] == digit  # the wrong digit went in
@@ -127,7 +128,8 @@ def test_the_budget_is_never_exceeded_and_the_exact_solver_finishes(medium, budg
     assert model.rows_run == result.calls.sum()
     assert result.valid.all()  # every valid puzzle gets a valid answer, whatever the model
     assert (result.solutions.answers == medium.answers).all()
-    assert set(result.found) <= {GUIDED_SEARCH, EXACT_SOLVER}
+    # Its sure commits may be right by chance and logic finish from them (commit decoding); never the model alone.
+    assert set(result.found) <= {COMMIT_DECODING, GUIDED_SEARCH, EXACT_SOLVER}
     assert (np.array(result.found) == EXACT_SOLVER).sum() >= 1
     assert (result.solver_guesses[np.array(result.found) != EXACT_SOLVER] == 0).all()
 
@@ -179,7 +181,8 @@ def test_guesses_follow_the_model_order(easy):
         answers, _ = always_right(grids)
         return answers, torch.zeros(grids.shape, dtype=torch.bool)
 
-    events, result = drain(search_steps(Scripted(unsure_everywhere), puzzle[None], SearchConfig(budget=3)))
+    config = SearchConfig(budget=3, logic=False)  # logic would solve this easy puzzle before any guess
+    events, result = drain(search_steps(Scripted(unsure_everywhere), puzzle[None], config))
     guess = next(e for e in events if isinstance(e, Move) and e.kind == "guess")
     # Unsure cells read as the next digit (p ~ 0.6), so the first guess is that digit, where legal.
     legal = legal_digits(puzzle)[0, guess.cell]
@@ -189,7 +192,7 @@ def test_guesses_follow_the_model_order(easy):
 
 
 def test_bad_settings_are_refused():
-    for bad in (dict(budget=0), dict(threshold=0.0), dict(branch="widest")):
+    for bad in (dict(budget=0), dict(threshold=0.0), dict(branch="widest"), dict(settle=0)):
         with pytest.raises(ValueError):
             SearchConfig(**bad)
 
@@ -284,7 +287,7 @@ def test_the_live_view_draws_commits_guesses_and_backtracks(easy, monkeypatch):
         0.0,
         lambda m, n: contextlib.nullcontext(),
         None,
-        lambda: SearchConfig(budget=50),
+        lambda: SearchConfig(budget=50, logic=False),
     )
     text = []
     for frame in frames:
@@ -296,3 +299,119 @@ def test_the_live_view_draws_commits_guesses_and_backtracks(easy, monkeypatch):
     assert any("backtrack" in s for s in statuses) and any("guess r" in s for s in statuses)
     assert any(s.startswith("call 2") for s in statuses)
     assert (solutions.answers[0] == solution).all() and outcome.found == [GUIDED_SEARCH]
+
+
+# -- logic between calls, and calls that stop as they settle ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def very_hard():
+    return load_puzzle_set(PUZZLES / "very_hard.txt")
+
+
+def wrong_and_unsure(grids: torch.Tensor):
+    """Every blank read as a wrong digit, unsure: the model never helps."""
+    answers, _ = always_right(grids)
+    return torch.where(grids > 0, grids, answers % 9 + 1), torch.zeros(grids.shape, dtype=torch.bool)
+
+
+def sure_of_the_first_blank(grids: torch.Tensor):
+    """Sure and right of each node's first blank only; every other blank read as a wrong digit, unsure."""
+    answers, _ = wrong_and_unsure(grids)
+    right, _ = always_right(grids)
+    sure = torch.zeros(grids.shape, dtype=torch.bool)
+    for row, grid in enumerate(grids):
+        first = int(torch.nonzero(grid == 0).min())
+        sure[row, first] = True
+        answers[row, first] = right[row, first]
+    return answers, sure
+
+
+def test_a_puzzle_logic_solves_is_the_exact_solvers_when_the_model_fails(easy):
+    model = Scripted(wrong_and_unsure)
+    events, result = drain(search_steps(model, easy.questions[:2]))
+    moves = [e for e in events if isinstance(e, Move)]
+    assert result.found == [EXACT_SOLVER] * 2 and result.valid.all()
+    assert result.calls.tolist() == [1, 1] and model.rows_run == 2
+    assert not (result.guesses.any() or result.solver_guesses.any() or result.committed.any())
+    logic = [m for m in moves if m.kind == "logic"]
+    assert [m.row for m in logic] == [0, 1]
+    for m in logic:  # one move places every blank of the puzzle as posed
+        assert (m.cells == (easy.questions[m.row] == 0)).all() and (m.grid == easy.answers[m.row]).all()
+        assert m.describe() == f"logic placed {int(m.cells.sum())} cells"
+
+
+def test_without_logic_the_same_model_leaves_the_puzzle_to_the_budget(easy):
+    result = solve_searched(Scripted(wrong_and_unsure), easy.questions[:2], SearchConfig(budget=3, logic=False))
+    assert (result.calls == 3).all() and set(result.found) <= {GUIDED_SEARCH, EXACT_SOLVER}
+
+
+@pytest.mark.parametrize("rule", [wrong_and_unsure, confidently_wrong, sure_of_the_first_blank])
+def test_every_node_the_model_sees_after_the_first_is_as_far_as_logic_goes(very_hard, rule):
+    """Logic runs before each later call: the model is never asked about a cell logic places, nor about a
+    node logic proves dead. Its first call sees the puzzle as posed (the model alone)."""
+    events, result = drain(search_steps(Scripted(rule), very_hard.questions, SearchConfig(budget=6)))
+    calls = [e for e in events if not isinstance(e, Move)]
+    assert all((e.grids == very_hard.questions[e.rows]).all() for e in calls if e.call == 1)
+    later = [grid for e in calls if e.call > 1 for grid in e.grids]
+    assert later
+    for grid in later:
+        pushed = solver.propagate(grid)
+        assert pushed is not None and (pushed[0] == grid).all()
+    assert result.valid.all() and (result.calls <= 6).all()
+
+
+def test_a_guess_is_one_of_the_digits_logic_leaves(very_hard):
+    events, _ = drain(search_steps(Scripted(wrong_and_unsure), very_hard.questions, SearchConfig(budget=6)))
+    guesses = [e for e in events if isinstance(e, Move) and e.kind == "guess"]
+    assert guesses
+    for move in guesses:
+        before = move.grid.copy()
+        before[move.cell] = 0
+        pushed = solver.propagate(before)
+        assert pushed is not None and pushed[1][move.cell, move.digit - 1]
+        # ... which may be fewer than the digits no peer holds: locked candidates and hidden singles strike some.
+        assert pushed[1][move.cell].sum() <= legal_digits(before)[0, move.cell].sum()
+
+
+def test_commits_that_logic_carries_to_the_end_are_commit_decoding(very_hard):
+    """One right commit a call, logic between: the answer is commit decoding's, never the model alone's."""
+    model = Scripted(sure_of_the_first_blank)
+    events, result = drain(search_steps(model, very_hard.questions[:2], SearchConfig(budget=81)))
+    commits = [e for e in events if isinstance(e, Move) and e.kind == "commit"]
+    assert result.found == [COMMIT_DECODING] * 2 and result.valid.all()
+    assert not result.guesses.any() and not result.backtracks.any()
+    for row in (0, 1):  # one commit a call: the last call's, too, unless its own answer was right
+        made = sum(m.row == row for m in commits)
+        assert made == result.committed[row] and result.calls[row] - 1 <= made <= result.calls[row]
+    assert (result.calls > 1).all()
+
+
+class Unhurried(Scripted):
+    """`rule`'s answer every step, never halting: a call runs to its step limit unless it settles."""
+
+    def __init__(self, rule, horizon: int):
+        super().__init__(rule)
+        self.config = type(self.config)(hidden_size=8, halt_max_steps=horizon, puzzle_emb_len=1)
+
+    def forward(self, carry, inputs):
+        carry, logits, _ = super().forward(carry, inputs)
+        return carry, logits, torch.full((len(inputs),), -10.0)
+
+
+@pytest.mark.parametrize("settle", [1, 2, 3])
+def test_calls_after_the_first_stop_once_their_answer_stood_settle_steps(very_hard, settle):
+    horizon = 8
+    result = solve_searched(
+        Unhurried(wrong_and_unsure, horizon), very_hard.questions[:3], SearchConfig(budget=4, settle=settle)
+    )
+    assert (result.single.steps == horizon).all()  # the model alone runs to its own limit
+    assert (result.calls == 4).all()
+    assert result.solutions.steps.tolist() == [horizon + 3 * (settle + 1)] * 3
+
+
+def test_calls_that_never_settle_run_to_the_step_limit(very_hard):
+    result = solve_searched(
+        Unhurried(wrong_and_unsure, 8), very_hard.questions[:2], SearchConfig(budget=3, settle=None)
+    )
+    assert result.solutions.steps.tolist() == [3 * 8] * 2

@@ -255,3 +255,31 @@ def test_the_order_decides_which_of_several_solutions_comes_first():
 def test_an_order_of_the_wrong_shape_is_a_value_error():
     with pytest.raises(ValueError, match="9 scores per cell"):
         solver.analyse(np.zeros(CELLS, dtype=np.uint8), 1, np.zeros((CELLS, 10)))
+
+
+# -- propagate: the logic the search applies before each guess ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", HARD_SAMPLES)
+def test_propagate_places_what_logic_places_and_keeps_the_solution_possible(shared_sample, name):
+    from sudoku_trm.sudoku.logic import logic_rounds
+
+    puzzles, answers = _load_csv(shared_sample / name)
+    rounds, solved, stall = logic_rounds(puzzles)
+    for puzzle, answer, cell_rounds, last in zip(puzzles, answers, rounds, stall):
+        pushed = solver.propagate(puzzle)
+        assert pushed is not None
+        grid, candidates = pushed
+        placed = cell_rounds <= last  # the givens and every cell logic's rounds place
+        assert ((grid > 0) == placed).all() and (grid[placed] == answer[placed]).all()
+        assert candidates[np.arange(CELLS), answer - 1].all()  # the solution's digit is never struck
+        assert (candidates.sum(1)[placed] == 1).all() and (candidates.sum(1)[~placed] >= 2).all()
+
+
+def test_propagate_solves_what_logic_solves_and_refuses_a_contradiction():
+    easy = _grid("..3.7..4...6..23.1.89.........1.7.8.517.....6...4.....271..9..5.95..........2....")
+    grid, candidates = solver.propagate(easy)
+    assert valid_solutions(easy[None], grid[None])[0] and (candidates.sum(1) == 1).all()
+    clash = easy.copy()
+    clash[0], clash[1] = 5, 5  # two 5s in row 1
+    assert solver.propagate(clash) is None

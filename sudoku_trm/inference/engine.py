@@ -37,6 +37,11 @@ class InferenceConfig:
     trace: bool = False  # keep every step's grid and confidences (for display)
     passes: bool = False  # also decode the answer after each recursion pass within a step (Pass events; traced too)
     probabilities: bool = False  # keep every digit's probability at each puzzle's last step (guided search's order)
+    settle: int | None = None  # also stop a puzzle whose answer has not changed for this many steps in a row
+
+    def __post_init__(self) -> None:
+        if self.settle is not None and self.settle < 1:
+            raise ValueError(f"settle must be at least 1 step, got {self.settle}")
 
     def step_limit(self, model: TRM) -> int:
         limit = self.steps or self.max_steps or model.config.halt_max_steps
@@ -217,6 +222,7 @@ def solve_steps(
     pass_answers = torch.empty(pass_shape, dtype=torch.uint8, device=device) if trace_passes else None
     pass_confidence = torch.empty(pass_shape, dtype=torch.float16, device=device) if trace_passes else None
     digits = torch.zeros((count, CELLS, 9), device=device) if config.probabilities else None
+    unchanged = torch.zeros(count, dtype=torch.long, device=device)  # steps in a row the answer stood (settle)
 
     was_training = model.training
     model.eval()
@@ -255,7 +261,11 @@ def solve_steps(
                 digit = index + 1
                 digits = digits.index_put((active,), every)
             # Out of place: a Step already yielded keeps the arrays it was given.
+            before = answers[active]
             answers = answers.index_put((active,), torch.where(keep_given, grids[active], digit))
+            if step > 1:
+                same = (answers[active] == before).all(1)
+                unchanged[active] = torch.where(same, unchanged[active] + 1, 0)
             confidence = confidence.index_put((active,), torch.where(keep_given, 1.0, probability))
             halt_probability = torch.sigmoid(halt_logit)
             halt_probabilities[active, step - 1] = halt_probability
@@ -265,6 +275,8 @@ def solve_steps(
                 trace_answers[:, step - 1] = answers.to(torch.uint8)
                 trace_confidence[:, step - 1] = confidence.half()
             stops = torch.full_like(halting, step == limit) if config.steps else halting | (step == limit)
+            if config.settle is not None and not config.steps:
+                stops = stops | (unchanged[active] >= config.settle)
             steps[active[stops]] = step
             event = Step(
                 step,

@@ -66,12 +66,16 @@ class SearchConfig:
     budget: int = DEFAULT_BUDGET  # model calls per puzzle at most; then the exact solver finishes
     threshold: float = DEFAULT_THRESHOLD  # commit decoding's: a cell this sure becomes a given
     branch: str = "surest"  # which cell a stall branches on: "surest" or "fewest" (legal digits)
+    logic: bool = True  # push every node as far as the exact solver's logic goes before the model sees it
+    settle: int | None = 2  # calls after the first also stop once their answer stood this many steps
 
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ValueError(f"the search budget must be at least 1 model call, got {self.budget}")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"the commit threshold must lie in (0, 1], got {self.threshold}")
+        if self.settle is not None and self.settle < 1:
+            raise ValueError(f"settle must be at least 1 step, got {self.settle}")
         if self.branch not in BRANCHES:
             raise ValueError(f"branch must be one of {', '.join(BRANCHES)}, got {self.branch!r}")
 
@@ -113,7 +117,7 @@ class Move:
     """What the search did to one puzzle after a call: commit, guess, backtrack, or how it ended."""
 
     row: int  # the puzzle, an index into the batch
-    kind: str  # "commit", "retry" (the surer half of a failed commit set), "guess", "backtrack", or how it ended
+    kind: str  # "commit", "retry" (the surer half of a failed commit set), "guess", "logic", "backtrack", or the end
     grid: np.ndarray  # (81,) the node the puzzle stands on after the move (the answer once it ended)
     cells: np.ndarray  # (81,) bool: the cells the move set (commit, guess) or undid (backtrack)
     depth: int  # choices in force after the move (commit sets and guesses)
@@ -132,6 +136,8 @@ class Move:
             return f"guess {cell_name(self.cell)} = {self.digit} (search depth {self.depth})"
         if self.kind == "backtrack":
             return f"backtrack: a dead end, {count} cell{'s' if count != 1 else ''} undone (search depth {self.depth})"
+        if self.kind == "logic":
+            return f"logic placed {count} cell{'s' if count != 1 else ''}"
         if self.kind == "exact solver":
             return "budget spent: the exact solver finishes"
         return "solved" if self.kind == "solved" else "no solution"
@@ -236,12 +242,18 @@ class _Search:
 
     def after_call(self, row: int, state: _Puzzle, answer, confidence, probabilities) -> None:
         """The model has run on the puzzle's node: end, commit, or branch."""
-        grid = state.grid
         state.answer = state.model_answer = answer
         state.confidence = confidence
         if valid_solutions(state.puzzle, answer)[0]:
-            self._end(row, state, self._solver_of(state), answer)
+            self._end(row, state, MODEL_ALONE if state.calls == 1 else self._solver_of(state), answer)
             return
+        grid = state.grid
+        if self.config.logic and not state.stack:  # the puzzle as posed: the one node logic has not pushed yet
+            pushed = self._logic(row, state, grid)
+            if pushed is None or not (pushed == BLANK).any():
+                self._enter(row, state, pushed)  # no solution, or logic alone solves it
+                return
+            state.grid = grid = pushed
         sure = sure_cells(grid[None], answer[None], confidence[None], self.config.threshold)[0]
         if sure.any():
             self._enter(row, state, self._commit(row, state, _Frame(grid, probabilities, sure, answer, confidence)))
@@ -250,9 +262,31 @@ class _Search:
 
     @staticmethod
     def _solver_of(state: _Puzzle) -> str:
-        if state.calls == 1:
-            return MODEL_ALONE
+        """Who found an answer reached on the search's path (not the model's own answer at its first call):
+        the exact solver's logic when no choice of the model's is in force, else commit decoding or search."""
+        if not state.stack:
+            return EXACT_SOLVER
         return COMMIT_DECODING if not (state.guesses or state.backtracks) else GUIDED_SEARCH
+
+    def _logic(self, row: int, state: _Puzzle, grid: np.ndarray) -> np.ndarray | None:
+        """`grid` with every cell the exact solver's logic places (a "logic" move when it places any), or
+        None when logic finds it has no solution."""
+        pushed = solver.propagate(grid)
+        if pushed is None:
+            return None
+        placed = pushed[0] != grid
+        if placed.any():
+            self._move(row, state, "logic", pushed[0], placed)
+        return pushed[0]
+
+    def _legal(self, grid: np.ndarray) -> np.ndarray:
+        """(81, 9) bool: the digits each blank of `grid` may take: after logic's deductions, or by its peers."""
+        if self.config.logic:
+            pushed = solver.propagate(grid)
+            if pushed is None:
+                return np.zeros((CELLS, 9), dtype=bool)
+            return pushed[1] & (grid == BLANK)[:, None]
+        return legal_digits(grid)[0]
 
     def _commit(self, row: int, state: _Puzzle, frame: _Frame, retry: bool = False) -> np.ndarray:
         """Put the frame's commit set in force; a `retry` is the surer half of a set that failed."""
@@ -268,7 +302,7 @@ class _Search:
         """Open a branch point at `grid` (a live node: every blank has a legal digit) on `cell` (default: the
         configured measure's), leaving out digit `skip` (known to fail), and guess its first digit; None
         when no digit is left."""
-        legal = legal_digits(grid)[0]
+        legal = self._legal(grid)
         if cell < 0:
             best = np.where(legal, probabilities, -1.0).max(1)  # the surest legal digit of each blank
             blank = grid == BLANK
@@ -296,6 +330,9 @@ class _Search:
         """Stand on `child`, backing out of dead ends until a node needs the model or the search ends."""
         dead = state.grid
         while True:
+            if child is not None and self.config.logic:
+                pushed = self._logic(row, state, child)
+                dead, child = child, pushed  # a contradiction leaves the move's own cells to undo
             if child is None:
                 if not state.stack:
                     self._end(row, state, NO_SOLUTION, state.answer)
@@ -385,10 +422,12 @@ def search_steps(
             break
         call += 1
         grids = np.stack([states[row].grid for row in rows])
+        # Every puzzle's first call is the model alone, to its own halting; later calls may stop as they settle.
+        run = inference if call == 1 else replace(inference, settle=config.settle)
         parts = []
         for start in range(0, len(rows), inference.batch_size):
             part, nodes = rows[start : start + inference.batch_size], grids[start : start + inference.batch_size]
-            parts.append((yield from _tagged(solve_steps(model, nodes, inference), call, part, nodes)))
+            parts.append((yield from _tagged(solve_steps(model, nodes, run), call, part, nodes)))
         result = parts[0] if len(parts) == 1 else Solutions.concat(parts)
         seconds += result.seconds
         if single is None:

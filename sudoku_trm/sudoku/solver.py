@@ -288,6 +288,16 @@ def _analyse_batch(grids, limit, solutions, counts, guesses, orders):
         counts[i], guesses[i] = _analyse(grids[i], limit, solutions[i], orders[i])
 
 
+@njit(cache=True)
+def _propagate_grid(givens, value, cand):
+    """`_propagate` from a grid: fills `value` (the grid with every cell logic places) and `cand` (each cell's
+    candidate mask). False on a contradiction."""
+    for cell in range(CELLS):
+        cand[cell] = MASK_OF_VALUE[givens[cell]]
+        value[cell] = BLANK
+    return _propagate(cand, value)
+
+
 # --- public API -------------------------------------------------------------------------------------------------
 
 
@@ -360,3 +370,16 @@ def analyse_batch(grids, limit: int = 2, orders=None) -> tuple[np.ndarray, np.nd
     guesses = np.zeros(len(grids), dtype=np.int64)
     _analyse_batch(grids, _check_limit(limit), solutions, counts, guesses, _digit_order(orders, len(grids)))
     return solutions, counts, guesses
+
+
+def propagate(grid) -> tuple[np.ndarray, np.ndarray] | None:
+    """The grid pushed as far as the search's logic takes it before a guess (naked and hidden singles, locked
+    candidates, to a fixed point): (grid uint8[81] with every cell logic places, candidates bool (81, 9): digit
+    d+1 still possible in cell c, a single one where placed). None when logic meets a contradiction: the grid
+    has no solution."""
+    givens = _as_grids(grid, single=True)[0]
+    value = np.zeros(CELLS, dtype=np.uint8)
+    cand = np.zeros(CELLS, dtype=np.int32)  # the search's own type: one compiled `_propagate`
+    if not _propagate_grid(givens, value, cand):
+        return None
+    return value, (cand[:, None] >> np.arange(SIZE)) & 1 == 1
