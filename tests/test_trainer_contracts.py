@@ -712,6 +712,14 @@ def test_time_final_work_keeps_a_reserve_from_the_timed_evaluation_and_save(tmp_
         "time budget 10 min: 15.0 s spent on setup, the first evaluation and checkpoint; 552 s for training; "
         "32.8 s kept for the final evaluation, checkpoint and export"
     ]
+    # Resumed after 100 s of the run: those are not setup.
+    lines.clear()
+    trainer.trained_before, clock.now, given[:] = 100.0, 105.0, []
+    trainer.time_final_work()
+    assert lines[0].startswith(
+        "time budget 10 min: 100 s spent before this resume, 15.0 s spent on setup, the first evaluation and "
+        "checkpoint; 452 s for training;"
+    )
 
 
 # -- 6. metrics.jsonl, the log, checkpoints and export ---------------------------------------------

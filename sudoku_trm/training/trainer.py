@@ -213,6 +213,7 @@ class Trainer:
         self.step = 0  # optimiser steps done
         self.step_settings = (0.0, self.plan.depth_at(0.0), 0.0)  # the last step's progress, depth, lr factor
         self.decided: float | None = None  # under a time budget: the next step's progress, as `run` decided it
+        self.trained_before = 0.0  # seconds on the run's clock before this process (a resumed run's)
         if config.resume:
             self.resume()
 
@@ -391,10 +392,11 @@ class Trainer:
         budget.set_reserve((evaluated - started) if whole else None, saved - evaluated)
         training = budget.horizon - saved
         if self.rank == 0:
+            before = f"{self.trained_before:.0f} s spent before this resume, " if self.trained_before else ""
             self.log(
-                f"time budget {budget.seconds / 60:g} min: {saved:.1f} s spent on setup, the first evaluation "
-                f"and checkpoint; {max(training, 0.0):.0f} s for training; {budget.reserve:.1f} s kept for the "
-                "final evaluation, checkpoint and export"
+                f"time budget {budget.seconds / 60:g} min: {before}{saved - self.trained_before:.1f} s spent on "
+                f"setup, the first evaluation and checkpoint; {max(training, 0.0):.0f} s for training; "
+                f"{budget.reserve:.1f} s kept for the final evaluation, checkpoint and export"
             )
             if training <= 0:
                 self.log("note: the time budget is spent before training could start: no step runs")
@@ -513,7 +515,8 @@ class Trainer:
         for group, base_lr in zip(self.optimizer.param_groups, base_lrs):
             group["base_lr"] = base_lr
         self.step, ranks = state["step"], state["ranks"]
-        self.clock.add(state.get("elapsed_seconds", 0.0))
+        self.trained_before = state.get("elapsed_seconds", 0.0)
+        self.clock.add(self.trained_before)
         saved_mix = state["train_config"].get("mix", "fixed")  # checkpoints before the frontier mix: fixed
         if saved_mix != self.config.mix:
             # A run may change its mix midway (an A/B forked from one checkpoint): the saved stream and
