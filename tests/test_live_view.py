@@ -171,6 +171,16 @@ def test_frame_zero_is_the_posed_puzzle_on_screen_before_the_model_loads(tiny_we
     assert digits == "".join(str(d) if d else "·" for d in puzzle.grid)
 
 
+def test_only_the_first_watched_puzzle_waits_for_the_model_to_load(tiny_weights, screen, tmp_path):
+    path = tmp_path / "two.txt"
+    path.write_text("".join("".join(map(str, p.grid)) + "\n" for p in read_puzzles(EASY_FILE).puzzles[:2]))
+    watch(path, tiny_weights, steps=1)
+    frames_zero = [text for kind, text in screen if kind == "frame" and step_of(text) == "step 0"]
+    assert len(frames_zero) == 2  # each puzzle is posed first
+    assert "loading the model" in frames_zero[0] and "loading the model" not in frames_zero[1]
+    assert [kind for kind, _ in screen].count("load") == 1
+
+
 def test_steps_are_drawn_as_the_model_makes_them_not_replayed(tiny_weights, screen, tmp_path):
     path = tmp_path / "one.txt"
     path.write_text("".join(map(str, read_puzzles(EASY_FILE).puzzles[0].grid)) + "\n")

@@ -65,6 +65,7 @@ def watch(
     threads: Callable[[TRM, int], object],
     get_budget: Callable[[TRM], Budget | None] | None = None,
     get_decoding: Callable[[], object] | None = None,
+    loading: bool = True,
 ) -> tuple[Solutions, Frame, object]:
     """Solve `puzzle` alone, drawing every frame live on `out`; returns the solutions (a batch of one), the
     last frame, whose status line the caller leaves on screen under the final answer, and, where
@@ -73,7 +74,8 @@ def watch(
 
     `get_model` loads the model (the first call may take seconds: frame 0 is up meanwhile) and
     `get_config` makes the inference config (it imports torch, so it too waits for frame 0); `threads`
-    is the context that chooses CPU threads for a batch (inference.solving.cpu_threads).
+    is the context that chooses CPU threads for a batch (inference.solving.cpu_threads). `loading`: frame 0
+    says the model is loading (False once an earlier puzzle loaded it).
     """
     grid = puzzle.grid
     name = render.title(puzzle)
@@ -86,7 +88,7 @@ def watch(
             live.update(frame.render(name), refresh=True)
             pace.shown()
 
-        show(render.posed(grid, None, None, note="loading the model..."))
+        show(render.posed(grid, None, None, note="loading the model..." if loading else ""))
         from sudoku_trm.inference import engine  # torch: imported with the model, under frame 0
 
         model = get_model()

@@ -113,6 +113,7 @@ def run(puzzle_files: str | list[str], options: SolveOptions, out: Console, err:
             cpu_threads,
             options.adaptive_budget,
             options.decoding,
+            loading=not models,
         )
         batch = SolvedBatch(solutions) if outcome is None else SolvedBatch.of(outcome)
         result = _solved(check, batch, 0, options, batch.found_by())
