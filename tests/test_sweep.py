@@ -3,6 +3,7 @@ easy puzzles (its step limit H is 4), its table, JSON and plot."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import sys
@@ -102,6 +103,26 @@ def test_table_shows_each_budget_and_the_model_alone(points):
     for point in points:
         assert f"{point.budget // HORIZON}H ({point.budget})" in text
         assert f"{point.mean_steps:.1f} ({point.max_steps})" in text
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_gets_every_file_name_whole_and_no_line_too_long(points, width):
+    long_name = [dataclasses.replace(p, file="/home/someone/sudoku/collections/" + p.file) for p in points]
+    out = Console(file=io.StringIO(), width=width)
+    sweep.print_sweep(out, long_name)
+    text = out.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width and "…" not in text
+    assert text.count(long_name[0].file) == 1  # the name once, on a line of its own, never folded
+    for point in long_name:
+        assert f"{point.budget // HORIZON}H ({point.budget})" in text
+        assert f"{point.mean_steps:.1f} ({point.max_steps})" in text
+        assert f"{point.exact:.1%}" in text
+
+
+def test_a_wide_terminal_keeps_the_one_table(points):
+    out = Console(file=io.StringIO(), width=240)
+    sweep.print_sweep(out, points)
+    assert "┃ file" in out.file.getvalue()
 
 
 def test_the_plot_is_a_png(points, tmp_path):

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from rich.console import Console
+from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from sudoku_trm.cli.eval import EvalOptions, load_sets
 from sudoku_trm.cli.model_options import load_model
@@ -113,29 +115,63 @@ def _budget_label(point: SweepPoint) -> str:
     return f"{multiple:g}H ({point.budget})"
 
 
+SWEEP_TITLE = f"sudoku-trm eval --sweep (the {SWEEP_PLAN} plan, cut off at each budget)"
+SWEEP_CAPTION = (
+    "budget: model steps per puzzle at most, H = the model's step limit · steps: model steps spent per puzzle, "
+    "mean (max) · exact: whole grid right · model alone: the model's own single-pass figure, the same at every "
+    "budget · model, steps, copies, restarts: puzzles whose answer that stage found"
+)
+SWEEP_COLUMNS = ("budget", "steps", "seconds", "exact", "model alone", *(stage.label for stage in STAGES))
+
+
+def _sweep_cells(point: SweepPoint) -> list[str]:
+    return [
+        _budget_label(point),
+        f"{point.mean_steps:.1f} ({point.max_steps})",
+        f"{point.seconds:.2f}",
+        f"{point.exact:.1%}",
+        f"{point.single_pass_exact:.1%}",
+        *(f"{point.solved_by[stage.label]:,}" for stage in STAGES),
+    ]
+
+
 def sweep_table(points: list[SweepPoint]) -> Table:
-    table = Table(
-        title=f"sudoku-trm eval --sweep (the {SWEEP_PLAN} plan, cut off at each budget)",
-        caption="budget: model steps per puzzle at most, H = the model's step limit · steps: model steps spent "
-        "per puzzle, mean (max) · exact: whole grid right · model alone: the model's own single-pass figure, "
-        "the same at every budget · model, steps, copies, restarts: puzzles whose answer that stage found",
-    )
+    """The wide layout: a row per file and budget, the file's name in the first column."""
+    table = Table(title=SWEEP_TITLE, caption=SWEEP_CAPTION)
     table.add_column("file", overflow="fold")
-    for column in ("budget", "steps", "seconds", "exact", "model alone", *(stage.label for stage in STAGES)):
+    for column in SWEEP_COLUMNS:
         table.add_column(column, justify="right", no_wrap=True)
     for i, point in enumerate(points):
         last_of_file = i + 1 < len(points) and points[i + 1].file != point.file
-        table.add_row(
-            point.file,
-            _budget_label(point),
-            f"{point.mean_steps:.1f} ({point.max_steps})",
-            f"{point.seconds:.2f}",
-            f"{point.exact:.1%}",
-            f"{point.single_pass_exact:.1%}",
-            *(f"{point.solved_by[stage.label]:,}" for stage in STAGES),
-            end_section=last_of_file,
-        )
+        table.add_row(point.file, *_sweep_cells(point), end_section=last_of_file)
     return table
+
+
+def narrow_sweep(points: list[SweepPoint]) -> Group:
+    """The layout for a narrow terminal, where a row per file would fold the names: each file's name on a
+    line of its own, above its budgets' figures in right-aligned columns."""
+    headers = [column.replace("model alone", "alone") for column in SWEEP_COLUMNS]
+    rows = [(point, _sweep_cells(point)) for point in points]
+    widths = [max(len(h), *(len(cells[i]) for _, cells in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.rjust(width) for cell, width in zip(cells, widths))
+
+    blocks: list[Text] = [Text(SWEEP_TITLE, "bold")]
+    for name in dict.fromkeys(point.file for point in points):
+        block = Text(name + "\n", "italic")
+        block.append(line(headers) + "\n", "bold")
+        block.append("\n".join(line(cells) for point, cells in rows if point.file == name))
+        blocks += [Text(), block]
+    caption = SWEEP_CAPTION.replace("model alone: the model's", "alone: the model's")
+    return Group(*blocks, Text(), Text(caption, "dim italic"))
+
+
+def print_sweep(out: Console, points: list[SweepPoint]) -> None:
+    """The wide table where it fits the console unfolded; else the narrow layout."""
+    table = sweep_table(points)
+    natural = Measurement.get(out, out.options.update(max_width=10**6), table).maximum
+    out.print(table if natural <= out.width else narrow_sweep(points))
 
 
 def sweep_json(points: list[SweepPoint]) -> dict:
@@ -221,7 +257,7 @@ def run(
         document = {"weights": str(resolve_weights_dir(options.weights)), **sweep_json(points), "errors": errors}
         out.print(json.dumps(document), markup=False, soft_wrap=True)
     else:
-        for_text(out).print(sweep_table(points))
+        print_sweep(for_text(out), points)
     if plot is not None:
         save_plot(points, plot)
         err.print(f"saved the plot to {plot}", markup=False)
