@@ -68,6 +68,8 @@ def measure(model, path: str, limit: int | None, config: SearchConfig, batch_siz
         "threshold": config.threshold,
         "logic": config.logic,
         "settle": config.settle,
+        "time_limit": config.time_limit,
+        "timed_out": int(result.timed_out.sum()),
         "solved": float(result.valid.mean()),
         "without_exact_solver": float((result.valid & (found != EXACT_SOLVER)).mean()),
         "model_alone": float((found == MODEL_ALONE).mean()),
@@ -97,6 +99,7 @@ def main() -> None:
         "--logic", nargs="+", default=["on"], choices=["on", "off"], help="the exact solver's logic between calls"
     )
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--time-limit", type=float, help="seconds of model time per puzzle (default: none)")
     parser.add_argument(
         "--settle", nargs="+", default=["2"], help="later calls stop once their answer stood N steps ('off': never)"
     )
@@ -126,7 +129,12 @@ def main() -> None:
         for spec, branch, logic, settle in itertools.product(args.sets, args.branch, args.logic, args.settle):
             path, _, limit = spec.partition(":")
             config = SearchConfig(
-                args.budget, args.threshold, branch, logic == "on", None if settle == "off" else int(settle)
+                args.budget,
+                args.threshold,
+                branch,
+                logic == "on",
+                None if settle == "off" else int(settle),
+                args.time_limit,
             )
             row = {"weights": weights} | measure(model, path, int(limit) if limit else None, config, args.batch_size)
             rows.append(row)

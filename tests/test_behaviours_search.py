@@ -392,3 +392,57 @@ def test_solve_committed_honours_the_inference_settings(easy, monkeypatch):
     runs = timed(commit_module, monkeypatch, 0.0)
     solve_committed(Scripted(always_right), easy.questions, inference=InferenceConfig(batch_size=4))
     assert runs == [4, 2]
+
+
+# -- the time limit --------------------------------------------------------------------------------------
+
+
+def never_helps(grids: torch.Tensor):
+    """Every blank read as a wrong digit, unsure: the search guesses against the model's order."""
+    answers, _ = always_right(grids)
+    return torch.where(grids > 0, grids, answers % 9 + 1), torch.zeros(grids.shape, dtype=torch.bool)
+
+
+@pytest.fixture(scope="module")
+def very_hard():
+    return load_puzzle_set(PUZZLES / "very_hard.txt")
+
+
+def test_each_puzzle_pays_its_share_of_its_batch_until_the_time_limit(very_hard, monkeypatch):
+    """Every engine run reports 0.25 s. Puzzles 0 and 1 share their batches (0.125 s each a call), puzzle 2 runs
+    alone (0.25 s): with a limit of 0.5 s it stops after 2 calls, the others after 4 (reaching the limit ends)."""
+    timed(search_module, monkeypatch, 0.25)
+    config = SearchConfig(budget=16, time_limit=0.5)
+    events, result = drain(
+        search_module.search_steps(
+            Scripted(never_helps), very_hard.questions[:3], config, InferenceConfig(batch_size=2)
+        )
+    )
+    assert result.calls.tolist() == [4, 4, 2]
+    assert result.found == [EXACT_SOLVER] * 3 and result.valid.all() and result.timed_out.all()
+    ends = [e for e in events if getattr(e, "kind", None) in ("time limit", "exact solver")]
+    assert [e.kind for e in ends] == ["time limit"] * 3
+    assert ends[0].describe() == "time limit reached: the exact solver finishes"
+    assert result.note(2).startswith("finished by the exact solver after 2 model calls (the time limit)")
+    assert result.record(2)["time_limit_reached"] and result.record(2)["model_calls"] == 2
+
+
+def test_the_budget_that_runs_out_first_is_the_one_named(very_hard, monkeypatch):
+    timed(search_module, monkeypatch, 0.25)
+    result = solve_searched(Scripted(never_helps), very_hard.questions[:2], SearchConfig(budget=3, time_limit=0.5))
+    assert result.calls.tolist() == [3, 3] and not result.timed_out.any()  # 0.375 s: the call budget ran out first
+    assert result.note(0).startswith("finished by the exact solver after 3 model calls (the budget)")
+    assert not result.record(0)["time_limit_reached"]
+    # Both spent by the same call (4 x 0.125 s = 0.5 s): the call budget is named, as without a limit.
+    result = solve_searched(Scripted(never_helps), very_hard.questions[:2], SearchConfig(budget=4, time_limit=0.5))
+    assert result.calls.tolist() == [4, 4] and not result.timed_out.any()
+
+
+def test_no_time_limit_by_default_and_a_bad_one_is_refused():
+    assert SearchConfig().time_limit is None and SolveSettings().time_limit is None
+    assert SolveSettings(effort="search", time_limit=1.5).search_config().time_limit == 1.5
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError):
+            SearchConfig(time_limit=bad)
+        with pytest.raises(ValueError):
+            SolveSettings(time_limit=bad)

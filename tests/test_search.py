@@ -415,3 +415,17 @@ def test_calls_that_never_settle_run_to_the_step_limit(very_hard):
         Unhurried(wrong_and_unsure, 8), very_hard.questions[:2], SearchConfig(budget=3, settle=None)
     )
     assert result.solutions.steps.tolist() == [3 * 8] * 2
+
+
+def test_after_logic_moves_the_puzzle_the_model_is_asked_again_before_any_guess():
+    """The first call saw the puzzle as posed; logic then placed cells. With nothing sure, the search asks the
+    model about the new node instead of guessing from what it said about the old one."""
+    candidates = np.concatenate([load_puzzle_set(PUZZLES / name).questions for name in ("hard.txt", "very_hard.txt")])
+    puzzle = next(p for p in candidates if (solver.propagate(p)[0] != p).any() and (solver.propagate(p)[0] == 0).any())
+    pushed = solver.propagate(puzzle)[0]
+    events, result = drain(search_steps(Scripted(wrong_and_unsure), puzzle[None], SearchConfig(budget=4)))
+    kinds = [("call", e.call) if not isinstance(e, Move) else e.kind for e in events]
+    second = kinds.index(("call", 2))
+    assert "logic" in kinds[:second] and "guess" not in kinds[:second]
+    assert all((e.grids[0] == pushed).all() for e in events if not isinstance(e, Move) and e.call == 2)
+    assert result.valid.all()

@@ -133,6 +133,18 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
             "off: the default plan). --effort search: model calls per puzzle before the exact solver finishes.",
         ),
     ),
+    (
+        "time_limit",
+        Optional[float],
+        typer.Option(
+            ModelOptions.time_limit,
+            "--time-limit",
+            min=0.001,
+            metavar="SECONDS",
+            help="--effort search: model time per puzzle (its share of each batch) before the exact solver "
+            "finishes, besides --budget (default: none).",
+        ),
+    ),
     ("batch_size", int, typer.Option(ModelOptions.batch_size, "--batch-size", min=1, help="Puzzles per model batch.")),
     (
         "bf16",

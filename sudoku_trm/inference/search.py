@@ -1,13 +1,16 @@
 """Guided search: commit decoding that branches when it stalls and backtracks when it was wrong, within a
 budget of model calls, so that every puzzle with a solution gets a valid answer.
 
-A node is a grid: the puzzle plus every digit committed or guessed on the way to it. One model call runs
-the model on a node (to its own halting step, as the model alone does). Then:
+A node is a grid: the puzzle plus every digit committed or guessed on the way to it, pushed as far as the
+exact solver's own logic goes (`solver.propagate`: naked and hidden singles, locked candidates), so the model
+is asked only where logic stalls and never about a node logic proves dead (`logic=False` turns this off).
+One model call runs the model on a node: the first, on the puzzle as posed, to its own halting step (the
+model alone); later ones also stop once their answer stood unchanged for `settle` steps. Then:
 
 - the answer passes the exact check: the puzzle is solved;
 - else the cells the model is sure of (`commit.sure_cells`) become givens of a child node (a commit);
-- else (a stall) the search branches on one blank cell, trying its legal digits in the model's order
-  (most probable first). `branch="surest"` picks the cell whose best legal digit the model is surest
+- else (a stall) the search branches on one blank cell, trying the digits logic leaves it in the model's
+  order (most probable first). `branch="surest"` picks the cell whose best legal digit the model is surest
   of, `"fewest"` the cell with the fewest legal digits (ties: the surest).
 
 A node where some blank cell has no legal digit left, or some unit a digit with no place, is a dead end:
@@ -16,8 +19,9 @@ half (a wrong commit among many is isolated in a few halvings, without a model c
 commit turns its node into a branch point on that cell, without the failed digit; undoing a guess tries
 the next digit. The search is depth-first and complete: every alternative it drops is known to fail.
 
-The budget counts model calls per puzzle. A puzzle that has spent it is finished by the exact solver
-from the puzzle as posed, so the hand-off never costs more guesses than the exact solver alone: from the
+The budget counts model calls per puzzle; a time limit, if set, counts each puzzle's share of the model
+time of the batches it ran in. A puzzle that has spent either is finished by the exact solver from the
+puzzle as posed, so the hand-off never costs more guesses than the exact solver alone: from the
 search's node, a wrong commit or guess in force made the exact search prove a dead subtree first (273
 guesses against 73 on forum-hardest puzzles); the puzzle itself always has a solution when it is valid.
 Every final answer is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
@@ -27,8 +31,8 @@ Counts per puzzle: model calls, model steps, cells committed by the model that s
 commits in force on the path to it: distinct cells, at most the puzzle's blanks; a commit later undone by
 a backtrack is not counted, nor twice), guesses (digits tried at branch points), backtracks, the exact
 solver's guesses when it finished, and who found the answer: the model alone (first call), commit
-decoding (no guess), guided search (guesses), the exact solver (budget spent), or nobody (the puzzle has
-no solution).
+decoding (no guess), guided search (guesses), the exact solver (budget or time spent, or its logic alone
+solved the puzzle the model failed), or nobody (the puzzle has no solution).
 """
 
 from __future__ import annotations
@@ -67,13 +71,16 @@ class SearchConfig:
     threshold: float = DEFAULT_THRESHOLD  # commit decoding's: a cell this sure becomes a given
     branch: str = "surest"  # which cell a stall branches on: "surest" or "fewest" (legal digits)
     logic: bool = True  # push every node as far as the exact solver's logic goes before the model sees it
-    settle: int | None = 2  # calls after the first also stop once their answer stood this many steps
+    settle: int | None = 1  # calls after the first also stop once their answer stood this many steps
+    time_limit: float | None = None  # seconds of model time per puzzle (its share of each batch); then the exact solver
 
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ValueError(f"the search budget must be at least 1 model call, got {self.budget}")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"the commit threshold must lie in (0, 1], got {self.threshold}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"the time limit must be positive, got {self.time_limit}")
         if self.settle is not None and self.settle < 1:
             raise ValueError(f"settle must be at least 1 step, got {self.settle}")
         if self.branch not in BRANCHES:
@@ -140,6 +147,8 @@ class Move:
             return f"logic placed {count} cell{'s' if count != 1 else ''}"
         if self.kind == "exact solver":
             return "budget spent: the exact solver finishes"
+        if self.kind == "time limit":
+            return "time limit reached: the exact solver finishes"
         return "solved" if self.kind == "solved" else "no solution"
 
 
@@ -154,6 +163,7 @@ class SearchSolutions:
     guesses: np.ndarray  # (N,) digits tried at branch points
     backtracks: np.ndarray  # (N,) choices undone
     solver_guesses: np.ndarray  # (N,) the exact solver's guesses where it finished (0 elsewhere)
+    timed_out: np.ndarray  # (N,) bool: the exact solver finished because the time limit, not the budget, ran out
     found: list[str]  # per puzzle, one of FOUND
     valid: np.ndarray  # (N,) bool: the final answer passes the exact check
     several: np.ndarray  # (N,) bool: the puzzle has several solutions (the answer is one of them)
@@ -171,7 +181,8 @@ class SearchSolutions:
             guesses = _counted(self.guesses[i], "guess", "guesses")
             text = f"guided search: {calls}, {guesses}, {_counted(self.backtracks[i], 'backtrack')}"
         elif found == EXACT_SOLVER:
-            text = f"finished by the exact solver after {calls} (the budget), {committed}"
+            why = "the time limit" if self.timed_out[i] else "the budget"
+            text = f"finished by the exact solver after {calls} ({why}), {committed}"
         elif found == COMMIT_DECODING:
             text = f"commit decoding: {calls}, {committed}"
         else:
@@ -188,6 +199,7 @@ class SearchSolutions:
             "backtracks": int(self.backtracks[i]),
             "exact_solver_guesses": int(self.solver_guesses[i]),
             "budget": self.budget,
+            "time_limit_reached": bool(self.timed_out[i]),
             "single_pass_valid": bool(self.found[i] == MODEL_ALONE),
             "several_solutions": bool(self.several[i]),
         }
@@ -226,6 +238,8 @@ class _Puzzle:
     guesses: int = 0
     backtracks: int = 0
     solver_guesses: int = 0
+    seconds: float = 0.0  # model time: the puzzle's share of each batch it ran in
+    timed_out: bool = False
     model_answer: np.ndarray | None = None  # the last call's answer and confidence
     confidence: np.ndarray | None = None
 
@@ -245,7 +259,7 @@ class _Search:
         state.answer = state.model_answer = answer
         state.confidence = confidence
         if valid_solutions(state.puzzle, answer)[0]:
-            self._end(row, state, MODEL_ALONE if state.calls == 1 else self._solver_of(state), answer)
+            self._end(row, state, MODEL_ALONE if state.calls == 1 else self._solver_of(state, by_model=True), answer)
             return
         grid = state.grid
         if self.config.logic and not state.stack:  # the puzzle as posed: the one node logic has not pushed yet
@@ -253,18 +267,24 @@ class _Search:
             if pushed is None or not (pushed == BLANK).any():
                 self._enter(row, state, pushed)  # no solution, or logic alone solves it
                 return
+            moved = (pushed != grid).any()
             state.grid = grid = pushed
+        else:
+            moved = False
         sure = sure_cells(grid[None], answer[None], confidence[None], self.config.threshold)[0]
         if sure.any():
             self._enter(row, state, self._commit(row, state, _Frame(grid, probabilities, sure, answer, confidence)))
+        elif moved:  # the model saw the puzzle before logic's cells: ask it about the new node before guessing
+            return
         else:
             self._enter(row, state, self._branch(row, state, grid, probabilities))
 
     @staticmethod
-    def _solver_of(state: _Puzzle) -> str:
-        """Who found an answer reached on the search's path (not the model's own answer at its first call):
-        the exact solver's logic when no choice of the model's is in force, else commit decoding or search."""
-        if not state.stack:
+    def _solver_of(state: _Puzzle, by_model: bool = False) -> str:
+        """Who found an answer after the first call: the model's answer on a later node (`by_model`), or a node
+        logic completed. Commit decoding or search, by the choices made; the exact solver's logic when the
+        node holds no choice of the model's and the model did not give the answer."""
+        if not state.stack and not by_model:
             return EXACT_SOLVER
         return COMMIT_DECODING if not (state.guesses or state.backtracks) else GUIDED_SEARCH
 
@@ -372,11 +392,12 @@ class _Search:
             return self._guess(row, state)
         return None
 
-    def exact_finish(self, row: int, state: _Puzzle) -> None:
-        """The budget is spent: the exact solver finishes from the puzzle as posed (no choice of the search's
-        stays in force), spending exactly the guesses it would spend alone."""
+    def exact_finish(self, row: int, state: _Puzzle, timed_out: bool = False) -> None:
+        """The budget (or the time limit) is spent: the exact solver finishes from the puzzle as posed (no choice
+        of the search's stays in force), spending exactly the guesses it would spend alone."""
         found = solver.analyse(state.puzzle, limit=1)
         state.solver_guesses += found.guesses
+        state.timed_out = timed_out
         if found.solution is not None:
             self._end(row, state, EXACT_SOLVER, found.solution, in_force=0)
             return
@@ -392,6 +413,8 @@ class _Search:
         state.committed = sum(int(f.commits.sum()) for f in path if f.commits is not None)
         state.answer = state.puzzle.copy() if answer is None else np.asarray(answer, dtype=np.uint8)
         kind = "solved" if found in (MODEL_ALONE, COMMIT_DECODING, GUIDED_SEARCH) else found
+        if found == EXACT_SOLVER and state.timed_out:
+            kind = "time limit"
         self._move(row, state, kind, state.answer, np.zeros(CELLS, dtype=bool))
 
 
@@ -414,8 +437,9 @@ def search_steps(
     seconds, call = 0.0, 0
     while True:
         for row, state in enumerate(states):
-            if state.open and state.calls >= config.budget:
-                search.exact_finish(row, state)
+            out_of_time = config.time_limit is not None and state.seconds >= config.time_limit
+            if state.open and (state.calls >= config.budget or out_of_time):
+                search.exact_finish(row, state, timed_out=out_of_time and state.calls < config.budget)
         yield from _drain(search.moves)
         rows = np.array([row for row, state in enumerate(states) if state.open], dtype=np.int64)
         if not len(rows):
@@ -428,6 +452,8 @@ def search_steps(
         for start in range(0, len(rows), inference.batch_size):
             part, nodes = rows[start : start + inference.batch_size], grids[start : start + inference.batch_size]
             parts.append((yield from _tagged(solve_steps(model, nodes, run), call, part, nodes)))
+            for row in part:  # each puzzle pays its share of the batch it ran in
+                states[row].seconds += parts[-1].seconds / len(part)
         result = parts[0] if len(parts) == 1 else Solutions.concat(parts)
         seconds += result.seconds
         if single is None:
@@ -499,6 +525,7 @@ def _collect(
         counted("guesses"),
         counted("backtracks"),
         counted("solver_guesses"),
+        np.array([s.timed_out for s in states], dtype=bool),
         [s.found for s in states],
         valid_solutions(puzzles, answers),
         counts > 1,

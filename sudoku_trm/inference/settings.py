@@ -45,6 +45,7 @@ class SolveSettings:
     effort: str = "off"  # one of EFFORTS; "auto" until `resolved`
     budget: int | None = None  # adaptive: model steps per puzzle at most (alone: the default preset); search: calls
     commit_threshold: float = COMMIT_THRESHOLD  # commit and search: a cell this sure becomes a given
+    time_limit: float | None = None  # search: seconds of model time per puzzle, then the exact solver (None: no limit)
 
     def __post_init__(self) -> None:
         # Each value alone (the command line's flags check the same before any of this runs).
@@ -55,6 +56,8 @@ class SolveSettings:
         for name in ("steps", "max_steps", "budget"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit must be positive, not {self.time_limit:g}")
         if self.votes < 1 or self.batch_size < 1:
             raise ValueError("votes and batch_size must be at least 1")
 
@@ -106,7 +109,7 @@ class SolveSettings:
     def search_config(self) -> SearchConfig:
         from sudoku_trm.inference.search import SearchConfig
 
-        return SearchConfig(self.budget or SEARCH_BUDGET, self.commit_threshold)
+        return SearchConfig(self.budget or SEARCH_BUDGET, self.commit_threshold, time_limit=self.time_limit)
 
     def commit_config(self) -> CommitConfig:
         from sudoku_trm.inference.commit import CommitConfig
