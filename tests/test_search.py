@@ -429,3 +429,22 @@ def test_after_logic_moves_the_puzzle_the_model_is_asked_again_before_any_guess(
     assert "logic" in kinds[:second] and "guess" not in kinds[:second]
     assert all((e.grids[0] == pushed).all() for e in events if not isinstance(e, Move) and e.call == 2)
     assert result.valid.all()
+
+
+def test_solve_has_a_time_limit_by_default_and_eval_none(monkeypatch):
+    from sudoku_trm.cli import eval as cli_eval
+    from sudoku_trm.cli import solve as cli_solve
+    from sudoku_trm.inference.settings import SOLVE_TIME_LIMIT
+
+    seen = {}
+    monkeypatch.setattr(cli_solve, "run", lambda files, options, out, err: seen.setdefault("solve", options) and 0)
+    monkeypatch.setattr(cli_eval, "run", lambda files, options, out, err: seen.setdefault("eval", options) and 0)
+    runner = CliRunner()
+    assert runner.invoke(app, ["solve", EASY]).exit_code == 0
+    assert runner.invoke(app, ["eval", EASY, "--effort", "search"]).exit_code == 0
+    assert seen["solve"].search_config().time_limit == SOLVE_TIME_LIMIT == 0.5
+    assert seen["eval"].search_config().time_limit is None
+    seen.clear()
+    assert runner.invoke(app, ["solve", EASY, "--time-limit", "3"]).exit_code == 0
+    assert seen["solve"].search_config().time_limit == 3.0
+    assert runner.invoke(app, ["solve", EASY, "--time-limit", "0"]).exit_code == 2

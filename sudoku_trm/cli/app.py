@@ -31,7 +31,7 @@ from sudoku_trm.cli.terminal import (
 )
 from sudoku_trm.cli.usage import TidyGroup
 from sudoku_trm.errors import UserError
-from sudoku_trm.inference.settings import SEARCH_BUDGET
+from sudoku_trm.inference.settings import SEARCH_BUDGET, SOLVE_TIME_LIMIT
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.training.config import TrainConfig
 from sudoku_trm.training.recipes import CPU_RECIPE, DEFAULT_RECIPE, RECIPES, by_recipe, default_recipe
@@ -330,7 +330,14 @@ FILES_HELP = "line, grid or CSV form; - reads stdin"
 
 @app.command()
 @reports_user_errors
-@with_model_options(effort="auto")
+@with_model_options(
+    effort="auto",
+    time_limit=SOLVE_TIME_LIMIT,
+    helps={
+        "time_limit": "--effort search: model time per puzzle (its share of each batch) before the exact solver "
+        f"finishes, besides --budget (default {SOLVE_TIME_LIMIT:g} s; eval has none)."
+    },
+)
 def solve(
     files: List[str] = typer.Argument(..., metavar=FILES_METAVAR, help=f"Puzzle files ({FILES_HELP})."),
     model: ModelOptions = ModelOptions(),  # the model flags: see model_options.py

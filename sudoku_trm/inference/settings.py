@@ -30,6 +30,11 @@ PRESETS = ("fast", "default", "thorough")  # adaptive.PRESETS
 EFFORTS = ("auto", "off", "commit", "search", *PRESETS)
 SEARCH_BUDGET = 16  # search.DEFAULT_BUDGET: model calls per puzzle
 COMMIT_THRESHOLD = 0.9  # commit.DEFAULT_THRESHOLD
+# `solve`'s default --time-limit: model seconds per puzzle before the exact solver finishes. Chosen by
+# benchmarks/search.py (docs/test-time-compute.md): three forum-hardest puzzles in under 2 s of model time on
+# the 2-core development CPU, at the cost of a few points found without the exact solver. eval and the
+# Python API keep no limit, so that their figures do not depend on the machine's load.
+SOLVE_TIME_LIMIT = 0.5
 
 
 @dataclass(frozen=True)
