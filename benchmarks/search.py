@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--time-limit", type=float, help="seconds of model time per puzzle (default: none)")
     parser.add_argument(
-        "--settle", nargs="+", default=["2"], help="later calls stop once their answer stood N steps ('off': never)"
+        "--settle", nargs="+", default=["1"], help="later calls stop once their answer stood N steps ('off': never)"
     )
     parser.add_argument("--out", type=Path, help="JSON lines, one per model, set and measure")
     args = parser.parse_args()
