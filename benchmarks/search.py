@@ -69,6 +69,7 @@ def measure(model, path: str, limit: int | None, config: SearchConfig, batch_siz
         "logic": config.logic,
         "settle": config.settle,
         "time_limit": config.time_limit,
+        "warm": config.warm,
         "timed_out": int(result.timed_out.sum()),
         "solved": float(result.valid.mean()),
         "without_exact_solver": float((result.valid & (found != EXACT_SOLVER)).mean()),
@@ -100,6 +101,7 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--time-limit", type=float, help="seconds of model time per puzzle (default: none)")
+    parser.add_argument("--warm", nargs="+", default=["off"], choices=["on", "off"], help="later calls start warm")
     parser.add_argument(
         "--settle", nargs="+", default=["1"], help="later calls stop once their answer stood N steps ('off': never)"
     )
@@ -120,13 +122,14 @@ def main() -> None:
             f"{c.halt_max_steps} steps at most per call"
         )
         print(
-            "| set | branch | logic | settle | solved | without exact solver | model alone "
+            "| set | branch | logic | settle | warm | solved | without exact solver | model alone "
             "| alone / commit / search / exact "
             "| calls | steps | committed | guesses (search + finish) | <= exact's own | backtracks "
             "| exact solver's guesses | puzzles/s |"
         )
-        print("|" + " --- |" * 16)
-        for spec, branch, logic, settle in itertools.product(args.sets, args.branch, args.logic, args.settle):
+        print("|" + " --- |" * 17)
+        variants = itertools.product(args.sets, args.branch, args.logic, args.settle, args.warm)
+        for spec, branch, logic, settle, warm in variants:
             path, _, limit = spec.partition(":")
             config = SearchConfig(
                 args.budget,
@@ -135,12 +138,13 @@ def main() -> None:
                 logic == "on",
                 None if settle == "off" else int(settle),
                 args.time_limit,
+                warm == "on",
             )
             row = {"weights": weights} | measure(model, path, int(limit) if limit else None, config, args.batch_size)
             rows.append(row)
             f = row["found_by"]
             print(
-                f"| {row['set']} | {branch} | {logic} | {settle} | {row['solved']:.1%} | "
+                f"| {row['set']} | {branch} | {logic} | {settle} | {warm} | {row['solved']:.1%} | "
                 f"{row['without_exact_solver']:.1%} | "
                 f"{row['model_alone']:.1%} | {f['model alone']} / {f['commit decoding']} / "
                 f"{f['guided search']} / {f['exact solver']} | {row['mean_model_calls']:.1f} | "

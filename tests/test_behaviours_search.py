@@ -118,9 +118,9 @@ def timed(module, monkeypatch, seconds: float) -> list[int]:
     real = module.solve_steps
     runs: list[int] = []
 
-    def run(model, grids, config):
+    def run(model, grids, config, *start):
         runs.append(len(grids))
-        result = yield from real(model, grids, config)
+        result = yield from real(model, grids, config, *start)
         result.seconds = seconds
         return result
 

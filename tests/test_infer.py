@@ -158,3 +158,37 @@ def test_runs_on_the_model_dtype_and_device(model, dev):
     assert next(model.parameters()).device == torch.device("cpu")
     result = solve(model, dev.questions[:3], InferenceConfig(bf16=True))  # bf16 applies on CUDA only
     assert result.answers.dtype == np.uint8 and result.confidence.dtype == np.float32
+
+
+# -- keeping the recursive state, and starting from it ---------------------------------------------------
+
+
+def test_a_run_started_from_a_kept_state_continues_it(model, dev):
+    """3 steps, then 2 more from where they ended, are 5 steps in one run."""
+    from sudoku_trm.inference.engine import finish, solve_steps
+
+    puzzles = dev.questions[:6]
+    first = finish(solve_steps(model, puzzles, InferenceConfig(steps=3, keep_state=True)))
+    assert first.state is not None and first.state[0].shape == (6, model.config.total_len, model.config.hidden_size)
+    more = finish(solve_steps(model, puzzles, InferenceConfig(steps=2), start=first.state))
+    straight = finish(solve_steps(model, puzzles, InferenceConfig(steps=5, keep_state=True)))
+    assert np.array_equal(more.answers, straight.answers)
+    np.testing.assert_allclose(more.confidence, straight.confidence, rtol=1e-5, atol=1e-6)
+    cold = finish(solve_steps(model, puzzles, InferenceConfig(steps=2)))
+    assert not np.allclose(cold.confidence, more.confidence)  # the start mattered
+
+
+def test_each_puzzle_keeps_the_state_of_its_own_last_step(model, dev):
+    from sudoku_trm.inference.engine import finish, solve_steps
+
+    puzzles = dev.questions[:40]
+    together = finish(solve_steps(model, puzzles, InferenceConfig(keep_state=True)))
+    assert len(set(together.steps.tolist())) > 1  # puzzles stopped at different steps
+    for i in (int(np.argmin(together.steps)), int(np.argmax(together.steps))):
+        alone = finish(
+            solve_steps(model, puzzles[i : i + 1], InferenceConfig(steps=int(together.steps[i]), keep_state=True))
+        )
+        for part in (0, 1):
+            np.testing.assert_allclose(together.state[part][i], alone.state[part][0], rtol=1e-4, atol=1e-5)
+    assert together.select(np.array([2, 0])).state[0].shape[0] == 2
+    assert Solutions.concat([together, together]).state[1].shape[0] == 80

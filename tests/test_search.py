@@ -448,3 +448,24 @@ def test_solve_has_a_time_limit_by_default_and_eval_none(monkeypatch):
     assert runner.invoke(app, ["solve", EASY, "--time-limit", "3"]).exit_code == 0
     assert seen["solve"].search_config().time_limit == 3.0
     assert runner.invoke(app, ["solve", EASY, "--time-limit", "0"]).exit_code == 2
+
+
+class Counting(Scripted):
+    """`rule`'s answers; records the state each forward starts from (carry.y, which every step raises by 1)."""
+
+    def __init__(self, rule):
+        super().__init__(rule)
+        self.seen: list[float] = []
+
+    def forward(self, carry, inputs):
+        self.seen += carry.y[:, 0, 0].tolist()
+        _, logits, halt = super().forward(carry, inputs)
+        return type(carry)(carry.y + 1, carry.z), logits, halt
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_warm_call_starts_where_the_puzzles_last_call_ended(very_hard, warm):
+    model = Counting(wrong_and_unsure)
+    result = solve_searched(model, very_hard.questions[:1], SearchConfig(budget=3, warm=warm))
+    assert result.calls.tolist() == [3]  # one step a call (the stand-in halts at once)
+    assert model.seen == ([0.0, 1.0, 2.0] if warm else [0.0, 0.0, 0.0])

@@ -38,6 +38,7 @@ class InferenceConfig:
     passes: bool = False  # also decode the answer after each recursion pass within a step (Pass events; traced too)
     probabilities: bool = False  # keep every digit's probability at each puzzle's last step (guided search's order)
     settle: int | None = None  # also stop a puzzle whose answer has not changed for this many steps in a row
+    keep_state: bool = False  # keep each puzzle's recursive state (y, z) at its last step (a later run's start)
 
     def __post_init__(self) -> None:
         if self.settle is not None and self.settle < 1:
@@ -67,6 +68,9 @@ class Solutions:
     pass_answers: np.ndarray | None = None  # (N, S, H-1, 81) uint8: after each pass but the last, per step
     pass_confidence: np.ndarray | None = None  # (N, S, H-1, 81) float16
     probabilities: np.ndarray | None = None  # (N, 81, 9) float32: digits 1..9 at the last step run (on request)
+    state: tuple[np.ndarray, np.ndarray] | None = (
+        None  # (y, z), (N, L, hidden) float32 each, at the last step (on request)
+    )
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -89,6 +93,7 @@ class Solutions:
             pick(self.pass_answers),
             pick(self.pass_confidence),
             pick(self.probabilities),
+            None if self.state is None else (self.state[0][rows], self.state[1][rows]),
         )
 
     @staticmethod
@@ -110,6 +115,7 @@ class Solutions:
         traced = all(p.trace_answers is not None for p in parts)
         passes = all(p.pass_answers is not None for p in parts)
         probabilities = all(p.probabilities is not None for p in parts)
+        states = all(p.state is not None for p in parts)
         limits = [p.step_limit for p in parts if p.step_limit is not None]
         return Solutions(
             np.concatenate([p.puzzles for p in parts]),
@@ -125,6 +131,7 @@ class Solutions:
             np.concatenate([steps_axis(p.pass_answers, None) for p in parts]) if passes else None,
             np.concatenate([steps_axis(p.pass_confidence, None) for p in parts]) if passes else None,
             np.concatenate([p.probabilities for p in parts]) if probabilities else None,
+            tuple(np.concatenate([p.state[i] for p in parts]) for i in (0, 1)) if states else None,  # type: ignore[index]
         )
 
 
@@ -190,13 +197,17 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def solve_steps(
-    model: TRM, puzzles: np.ndarray | str | list[str], config: InferenceConfig = InferenceConfig()
+    model: TRM,
+    puzzles: np.ndarray | str | list[str],
+    config: InferenceConfig = InferenceConfig(),
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Generator[Step | Pass, None, Solutions]:
     """Run one batch of (B, 81) puzzles (0 = blank; or strings, as `solve` takes them) step by step,
     yielding each `Step` (and, with `config.passes`, each `Pass` before its step) as soon as it is
     computed; returns the `Solutions`.
 
-    `solve_batch` drains this generator: there is one engine, watched or not.
+    `solve_batch` drains this generator: there is one engine, watched or not. `start`: each puzzle's recursive
+    state (y, z) to begin from, as an earlier run kept it (`keep_state`), instead of the model's initial one.
     """
     puzzles = as_grids(puzzles)
     device = next(model.parameters()).device
@@ -229,6 +240,9 @@ def solve_steps(
     try:
         active = torch.arange(count, device=device)  # puzzles still running
         carry = model.initial_carry(count, device)
+        if start is not None:  # warm: where an earlier run on (nearly) the same puzzles left off
+            carry = type(carry)(*(torch.from_numpy(part).to(device, carry.y.dtype) for part in start))
+        final = [carry.y.float().clone(), carry.z.float().clone()] if config.keep_state else None
         pass_logits: list[torch.Tensor] = []  # this step's, decoded by keep_pass while the model runs
 
         def keep_pass(number: int, y: torch.Tensor) -> None:
@@ -278,6 +292,11 @@ def solve_steps(
             if config.settle is not None and not config.steps:
                 stops = stops | (unchanged[active] >= config.settle)
             steps[active[stops]] = step
+            if final is not None:  # out of place, as the carry leaves the batch row by row
+                final = [
+                    final[0].index_put((active[stops],), carry.y[stops].float()),
+                    final[1].index_put((active[stops],), carry.z[stops].float()),
+                ]
             event = Step(
                 step,
                 limit,
@@ -322,6 +341,7 @@ def solve_steps(
         numpy(pass_answers),
         numpy(pass_confidence),
         numpy(digits),
+        None if final is None else (final[0].float().cpu().numpy(), final[1].float().cpu().numpy()),
     )
     result.seconds = busy + time.perf_counter() - resumed  # after the copies: includes the device sync
     return result

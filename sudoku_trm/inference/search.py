@@ -73,6 +73,7 @@ class SearchConfig:
     logic: bool = True  # push every node as far as the exact solver's logic goes before the model sees it
     settle: int | None = 1  # calls after the first also stop once their answer stood this many steps
     time_limit: float | None = None  # seconds of model time per puzzle (its share of each batch); then the exact solver
+    warm: bool = False  # a later call starts from the state the puzzle's previous call ended in, not afresh
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -239,6 +240,7 @@ class _Puzzle:
     backtracks: int = 0
     solver_guesses: int = 0
     seconds: float = 0.0  # model time: the puzzle's share of each batch it ran in
+    state: tuple[np.ndarray, np.ndarray] | None = None  # (y, z) where its last call ended (warm starts)
     timed_out: bool = False
     model_answer: np.ndarray | None = None  # the last call's answer and confidence
     confidence: np.ndarray | None = None
@@ -448,10 +450,18 @@ def search_steps(
         grids = np.stack([states[row].grid for row in rows])
         # Every puzzle's first call is the model alone, to its own halting; later calls may stop as they settle.
         run = inference if call == 1 else replace(inference, settle=config.settle)
+        run = replace(run, keep_state=config.warm)
         parts = []
-        for start in range(0, len(rows), inference.batch_size):
-            part, nodes = rows[start : start + inference.batch_size], grids[start : start + inference.batch_size]
-            parts.append((yield from _tagged(solve_steps(model, nodes, run), call, part, nodes)))
+        for first in range(0, len(rows), inference.batch_size):
+            part, nodes = rows[first : first + inference.batch_size], grids[first : first + inference.batch_size]
+            warm = None
+            if config.warm and call > 1:
+                warm = tuple(np.stack([states[row].state[i] for row in part]) for i in (0, 1))  # type: ignore[index]
+            parts.append((yield from _tagged(solve_steps(model, nodes, run, warm), call, part, nodes)))
+            if config.warm:
+                assert parts[-1].state is not None
+                for j, row in enumerate(part):
+                    states[row].state = (parts[-1].state[0][j], parts[-1].state[1][j])
             for row in part:  # each puzzle pays its share of the batch it ran in
                 states[row].seconds += parts[-1].seconds / len(part)
         result = parts[0] if len(parts) == 1 else Solutions.concat(parts)
