@@ -945,6 +945,21 @@ def test_resuming_under_another_mix_starts_that_mix_fresh_and_says_so(tmp_path):
     assert resumed.step == 3 and resumed.slots.buckets is not None
 
 
+def test_resuming_on_other_data_restarts_the_data_order_and_says_so(tmp_path):
+    model = tiny_model()
+    config = tiny_train_config(tmp_path, model)
+    trainer = Trainer(model, config, log=quiet)
+    trainer.run(until=2)
+    more = [*config.data, "generated:singles:50:3"]
+    lines: list[str] = []
+    resumed = Trainer(model, dataclasses.replace(config, resume=True, data=more), log=lines.append)
+    assert f"resuming on other data than the checkpoint's ({', '.join(config.data)}): data order restarts" in lines
+    assert resumed.step == 2 and len(resumed.train_set) == len(trainer.train_set) + 50
+    assert resumed.slots.halted.all()  # fresh slots: every row refills from the new set
+    resumed.run(until=3)
+    assert resumed.step == 3
+
+
 def test_a_cpu_rng_state_that_does_not_fit_is_reseeded_from_and_named_in_one_line(tmp_path):
     model = tiny_model()
     lines: list[str] = []

@@ -518,10 +518,14 @@ class Trainer:
         self.trained_before = state.get("elapsed_seconds", 0.0)
         self.clock.add(self.trained_before)
         saved_mix = state["train_config"].get("mix", "fixed")  # checkpoints before the frontier mix: fixed
+        saved_data = list(state["train_config"].get("data", self.config.data))
         if saved_mix != self.config.mix:
             # A run may change its mix midway (an A/B forked from one checkpoint): the saved stream and
             # slots belong to the other kind of stream, so both start fresh here.
             self.log(f"resuming with mix {self.config.mix} from a checkpoint of mix {saved_mix}: data order restarts")
+        elif saved_data != list(self.config.data):
+            # ... or its data: the saved order indexes the other puzzle set.
+            self.log(f"resuming on other data than the checkpoint's ({', '.join(saved_data)}): data order restarts")
         elif len(ranks) == self.world:
             self._load_rank_state(ranks[self.rank])
         else:
