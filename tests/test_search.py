@@ -27,6 +27,7 @@ from sudoku_trm.inference.search import (
     search_steps,
     solve_searched,
 )
+from sudoku_trm.model.tokens import DIGIT_TOKENS, from_tokens
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import CELLS, valid_solutions
 from sudoku_trm.sudoku.logic import logic_rounds
@@ -469,3 +470,75 @@ def test_a_warm_call_starts_where_the_puzzles_last_call_ended(very_hard, warm):
     result = solve_searched(model, very_hard.questions[:1], SearchConfig(budget=3, warm=warm))
     assert result.calls.tolist() == [3]  # one step a call (the stand-in halts at once)
     assert model.seen == ([0.0, 1.0, 2.0] if warm else [0.0, 0.0, 0.0])
+
+
+def _no_solution_logic_cannot_see(puzzles: np.ndarray) -> np.ndarray:
+    """A puzzle with no solution whose contradiction logic alone does not find: a hard puzzle with one more
+    given that no peer forbids but that no solution holds."""
+    for puzzle in puzzles:
+        solution = solver.solve(puzzle)
+        for cell in np.flatnonzero(puzzle == 0):
+            for digit in np.flatnonzero(legal_digits(puzzle)[0, cell]) + 1:
+                if digit == solution[cell]:
+                    continue
+                broken = puzzle.copy()
+                broken[cell] = digit
+                if solver.propagate(broken) is not None and solver.count_solutions(broken, 1) == 0:
+                    return broken
+    raise AssertionError("no such puzzle among those given")
+
+
+def test_every_move_names_its_own_puzzle_and_every_puzzle_ends_once(very_hard, easy):
+    """A batch of puzzles that end every way: model alone, commits, guesses and backtracks, the budget, no
+    solution. Each move says which puzzle it is about (its grid keeps that puzzle's givens), and each puzzle's
+    last move is its one ending."""
+    broken = _no_solution_logic_cannot_see(very_hard.questions)
+    puzzles = np.concatenate([easy.questions[:2], very_hard.questions[:3], broken[None]])
+    for rule, budget in ((always_right, 4), (wrong_and_unsure, 3), (sure_of_the_first_blank, 40)):
+        events, result = drain(search_steps(Scripted(rule), puzzles, SearchConfig(budget=budget)))
+        moves = [e for e in events if isinstance(e, Move)]
+        ends = ("solved", "exact solver", "time limit", "no solution")
+        for move in moves:
+            assert isinstance(move.row, int) and 0 <= move.row < len(puzzles)
+            givens = puzzles[move.row] > 0
+            assert (move.grid[givens] == puzzles[move.row][givens]).all()
+        assert sorted(m.row for m in moves if m.kind in ends) == list(range(len(puzzles)))
+        for row in range(len(puzzles)):
+            assert [m for m in moves if m.row == row][-1].kind in ends
+        assert result.found[-1] == NO_SOLUTION and not result.valid[-1] and result.valid[:-1].all()
+        if rule is wrong_and_unsure:  # the budget ran out on the broken puzzle: the exact solver proved it
+            assert result.calls[-1] == budget and result.solver_guesses[-1] > 0
+
+
+class Graded(Scripted):
+    """Never sure: the right digit a little above the next one, by more the later the cell (so a node's surest
+    cell is its last blank), except at its first blank, which reads as the next digit (so no answer is valid)."""
+
+    def forward(self, carry, inputs):
+        self.rows_run += len(inputs)
+        grids = from_tokens(inputs).long()
+        answers, _ = always_right(grids)
+        logits = torch.full((len(inputs), CELLS, self.config.vocab_size), -30.0)
+        lift = (1.0 + 0.004 * torch.arange(CELLS, dtype=torch.float32)).repeat(len(inputs), 1)
+        for row, grid in enumerate(grids):
+            lift[row, int(torch.nonzero(grid == 0).min())] = 0.9
+        logits.scatter_(2, (answers % 9 + DIGIT_TOKENS.start).unsqueeze(-1), torch.ones(len(inputs), CELLS, 1))
+        logits.scatter_(2, (answers + DIGIT_TOKENS.start - 1).unsqueeze(-1), lift.unsqueeze(-1))
+        return carry, logits, torch.full((len(inputs),), 10.0)
+
+
+@pytest.mark.parametrize("branch", ["surest", "fewest"])
+def test_a_stall_branches_on_the_cell_its_measure_names(very_hard, branch):
+    events, _ = drain(
+        search_steps(Graded(always_right), very_hard.questions[:3], SearchConfig(budget=3, branch=branch))
+    )
+    for row in range(3):
+        guess = next(e for e in events if isinstance(e, Move) and e.row == row and e.kind == "guess")
+        node = guess.grid.copy()
+        node[guess.cell] = 0
+        candidates = solver.propagate(node)[1].sum(1)
+        blanks = np.flatnonzero(node == 0)
+        if branch == "fewest":
+            blanks = blanks[candidates[blanks] == candidates[blanks].min()]
+        assert guess.cell == blanks.max()  # the surest (the last) among the cells the measure allows
+        assert len(np.flatnonzero(node == 0)) > len(blanks) or branch == "surest"
