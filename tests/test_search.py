@@ -504,7 +504,12 @@ def test_every_move_names_its_own_puzzle_and_every_puzzle_ends_once(very_hard, e
             assert (move.grid[givens] == puzzles[move.row][givens]).all()
         assert sorted(m.row for m in moves if m.kind in ends) == list(range(len(puzzles)))
         for row in range(len(puzzles)):
-            assert [m for m in moves if m.row == row][-1].kind in ends
+            last = [m for m in moves if m.row == row][-1]
+            said = {EXACT_SOLVER: ("exact solver", "time limit"), NO_SOLUTION: ("no solution",)}
+            assert last.kind in said.get(result.found[row], ("solved",))
+            assert (last.grid == result.solutions.answers[row]).all()
+        for move in moves:  # a move's depth and calls are the puzzle's own, counted so far
+            assert isinstance(move.depth, int) and 0 <= move.depth and 0 <= move.calls <= result.calls[move.row]
         assert result.found[-1] == NO_SOLUTION and not result.valid[-1] and result.valid[:-1].all()
         if rule is wrong_and_unsure:  # the budget ran out on the broken puzzle: the exact solver proved it
             assert result.calls[-1] == budget and result.solver_guesses[-1] > 0
@@ -542,3 +547,27 @@ def test_a_stall_branches_on_the_cell_its_measure_names(very_hard, branch):
             blanks = blanks[candidates[blanks] == candidates[blanks].min()]
         assert guess.cell == blanks.max()  # the surest (the last) among the cells the measure allows
         assert len(np.flatnonzero(node == 0)) > len(blanks) or branch == "surest"
+
+
+def test_the_final_confidence_is_the_models_where_the_answer_is_its_own(very_hard):
+    """Givens 1; a blank whose final digit is the one the model's last call gave keeps that call's confidence;
+    a blank the search or the exact solver filled otherwise reads 0 (drawn as unsure)."""
+    from sudoku_trm.inference.engine import Step
+
+    for rule in (wrong_and_unsure, always_right, sure_of_the_first_blank):
+        events, result = drain(search_steps(Scripted(rule), very_hard.questions[:3], SearchConfig(budget=2)))
+        said, sure = {}, {}
+        for event in events:  # the last step of each puzzle's last call
+            if not isinstance(event, Move) and isinstance(event.event, Step):
+                for j, row in enumerate(event.rows):
+                    said[int(row)], sure[int(row)] = event.event.answers[j], event.event.confidence[j]
+        final = result.solutions
+        assert final.confidence.dtype == np.float32 and final.step_limit == result.single.step_limit == 2
+        for row in range(3):
+            given = final.puzzles[row] > 0
+            own = ~given & (final.answers[row] == said[row])
+            assert (final.confidence[row][given] == 1.0).all()
+            assert np.array_equal(final.confidence[row][own], sure[row][own].astype(np.float32))
+            assert (final.confidence[row][~given & ~own] == 0.0).all()
+        if rule is always_right:
+            assert (final.confidence[final.puzzles == 0] > 0.9).all()
