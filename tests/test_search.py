@@ -193,9 +193,10 @@ def test_guesses_follow_the_model_order(easy):
 
 
 def test_bad_settings_are_refused():
-    for bad in (dict(budget=0), dict(threshold=0.0), dict(branch="widest"), dict(settle=0)):
+    for bad in (dict(budget=0), dict(threshold=0.0), dict(threshold=1.01), dict(branch="widest"), dict(settle=0)):
         with pytest.raises(ValueError):
             SearchConfig(**bad)
+    assert SearchConfig(threshold=1.0, budget=1, settle=1).threshold == 1.0  # the edges themselves are allowed
 
 
 # -- in the commands -------------------------------------------------------------------------------------
@@ -508,6 +509,10 @@ def test_every_move_names_its_own_puzzle_and_every_puzzle_ends_once(very_hard, e
             said = {EXACT_SOLVER: ("exact solver", "time limit"), NO_SOLUTION: ("no solution",)}
             assert last.kind in said.get(result.found[row], ("solved",))
             assert (last.grid == result.solutions.answers[row]).all()
+        for call in (e for e in events if not isinstance(e, Move)):  # each node run is its puzzle's
+            assert call.rows.dtype == np.int64 and len(call.rows) == len(call.grids)
+            for row, grid in zip(call.rows, call.grids):
+                assert (grid[puzzles[row] > 0] == puzzles[row][puzzles[row] > 0]).all()
         for move in moves:  # a move's depth and calls are the puzzle's own, counted so far
             assert isinstance(move.depth, int) and 0 <= move.depth and 0 <= move.calls <= result.calls[move.row]
         assert result.found[-1] == NO_SOLUTION and not result.valid[-1] and result.valid[:-1].all()
