@@ -160,3 +160,36 @@ def test_check_and_generate_never_import_torch(args):
     )
     result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
     assert result.stderr.endswith("no torch"), result.stderr[-500:]
+
+
+# -- edges that mutmut found unpinned (tests/MUTATION.md, session 6) ------------------------------------------
+
+
+def test_box_cells_are_each_boxs_nine_cells():
+    from sudoku_trm.sudoku.generate import box_cells
+    from sudoku_trm.sudoku.grid import UNITS
+
+    boxes = [sorted(unit) for unit in UNITS if len({c // 9 for c in unit}) == 3 and len({c % 9 for c in unit}) == 3]
+    assert [sorted(box_cells(b).tolist()) for b in range(9)] == [sorted(map(int, box)) for box in boxes]
+
+
+def test_generated_sources_accept_their_smallest_count_and_seed_and_say_what_is_wrong():
+    from sudoku_trm.sudoku.generate import GeneratedSource, generated_source
+
+    assert generated_source("generated:singles:1") == GeneratedSource("singles", 1, 0)
+    assert generated_source("generated:guesses:5:0") == GeneratedSource("guesses", 5, 0)
+    assert generated_source("hard.csv") is None
+    with pytest.raises(ValueError) as caught:
+        generated_source("generated:easy:5")
+    assert str(caught.value) == (
+        "generated:easy:5: expected generated:LEVEL:COUNT[:SEED], LEVEL one of singles, logic, guesses"
+    )
+    for bad in ("generated:logic:0", "generated:logic:3:-1"):
+        with pytest.raises(ValueError, match="COUNT must be >= 1 and SEED >= 0"):
+            generated_source(bad)
+
+
+def test_without_a_seed_each_call_draws_afresh():
+    first = [g.puzzle.tobytes() for g in generate(2, "singles")]
+    second = [g.puzzle.tobytes() for g in generate(2, "singles")]
+    assert first != second  # two unseeded draws of 2 puzzles: the same pair by chance is all but impossible
