@@ -193,3 +193,11 @@ def test_without_a_seed_each_call_draws_afresh():
     first = [g.puzzle.tobytes() for g in generate(2, "singles")]
     second = [g.puzzle.tobytes() for g in generate(2, "singles")]
     assert first != second  # two unseeded draws of 2 puzzles: the same pair by chance is all but impossible
+
+
+def test_a_complete_grid_is_solved_by_logic_in_no_round():
+    grid = solver.solve(np.zeros(81, dtype=np.uint8))
+    rounds, solved, stall = logic_rounds(grid[None])
+    assert solved.tolist() == [True] and stall.tolist() == [0] and (rounds == 0).all()
+    assert rounds.dtype == np.uint8 and stall.dtype == np.int64
+    assert levels(grid[None]) == ["singles"]
