@@ -269,3 +269,29 @@ def test_one_puzzle_gets_a_summary_too(tiny_weights):
     line = next(line for line in Path(EASY).read_text().splitlines() if line[:1].isdigit() or line[:1] == ".")
     summary = _solve("-", "--weights", str(tiny_weights), "--effort", "off", input=line + "\n").stdout
     assert summary.strip().splitlines()[-1].startswith("1 puzzle: ")
+
+
+def test_the_summary_counts_valid_and_broken_answers_votes_and_speed(solver_weights, monkeypatch):
+    """Every figure of solve's last line, against the lines above it and a faked model time."""
+    from sudoku_trm.inference import voting
+
+    real = voting.solve_with_votes
+
+    def timed(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.solutions.seconds = 0.5
+        return result
+
+    monkeypatch.setattr(voting, "solve_with_votes", timed)
+    args = ["solve", str(PUZZLES / "medium.txt"), "--weights", str(solver_weights)]
+    out = runner.invoke(app, [*args, "--effort", "off", "--votes", "2"]).stdout.strip().splitlines()
+    valid, broken = (
+        sum(line == "valid solution" for line in out),
+        sum(line.startswith("breaks the rules") for line in out),
+    )
+    assert valid + broken == 6 and broken > 0
+    assert out[-1] == (
+        f"6 puzzles: {valid} valid, {broken} break{'s' if broken == 1 else ''} the rules; mean "
+        + out[-1].split("mean ")[1].split(";")[0]
+        + "; 0.5 s of model work, 12.0 puzzles/s (2 votes each)"
+    )
