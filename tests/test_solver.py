@@ -283,3 +283,24 @@ def test_propagate_solves_what_logic_solves_and_refuses_a_contradiction():
     clash = easy.copy()
     clash[0], clash[1] = 5, 5  # two 5s in row 1
     assert solver.propagate(clash) is None
+
+
+def test_branch_cell_is_where_the_exact_search_guesses_first(shared_sample):
+    """A blank cell of fewest candidates, and the exact search's own first branch: with the solution's digit
+    placed there before the search starts, the search needs fewer guesses than from the puzzle itself; -1 once
+    nothing is blank."""
+    puzzles, answers = _load_csv(shared_sample / "hard_dev.csv")
+    for puzzle, answer in zip(puzzles[:5], answers[:5]):
+        grid, candidates = solver.propagate(puzzle)
+        cell = solver.branch_cell(grid, candidates)
+        assert grid[cell] == 0
+        assert candidates[cell].sum() == candidates[grid == 0].sum(axis=1).min()
+        # The search tries the cell's digits lowest first: when that is the solution's, its guesses are that one
+        # and the subtree's (the search from the node with it placed); else each wrong digit before costs one more.
+        given = grid.copy()
+        given[cell] = answer[cell]
+        lowest = int(np.flatnonzero(candidates[cell])[0]) + 1
+        before = solver.analyse(puzzle, limit=1).guesses
+        after = solver.analyse(given, limit=1).guesses
+        assert before == after + 1 if lowest == answer[cell] else before >= after + 2
+    assert solver.branch_cell(*solver.propagate(answers[0])) == -1

@@ -383,3 +383,12 @@ def propagate(grid) -> tuple[np.ndarray, np.ndarray] | None:
     if not _propagate_grid(givens, value, cand):
         return None
     return value, (cand[:, None] >> np.arange(SIZE)) & 1 == 1
+
+
+def branch_cell(grid, candidates) -> int:
+    """The cell the exact search branches on at this node (`grid`, `candidates` as `propagate` returns them):
+    fewest candidates, then the furthest reach; -1 when no cell is blank. For searches outside this module that
+    keep the exact search's tree and change only the digit order."""
+    value = _as_grids(grid, single=True)[0]
+    masks = (np.asarray(candidates, dtype=bool).reshape(CELLS, SIZE) << np.arange(SIZE)).sum(axis=1)
+    return int(_branch_cell(masks.astype(np.int32), value))
