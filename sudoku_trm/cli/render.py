@@ -434,7 +434,8 @@ def _speed(seconds: float, rate: float) -> str:
 def legend(plain: bool = False) -> Text:
     if plain:
         return Text("[5] given, 5 the model's digit, · blank; changed and unsure cells are named under each step")
-    text = Text("given", GIVEN)
+    text = Text()  # each label in its own style alone: a style of the whole text would mark them all
+    text.append("given", GIVEN)
     for label, style in (("answer", ANSWER), ("changed", CHANGED), ("unsure", UNSURE), ("breaks a rule", CONFLICT)):
         text.append("  ")
         text.append(label, style)
