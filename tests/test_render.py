@@ -398,3 +398,140 @@ def test_a_sheet_draws_one_grid_per_run_of_unchanged_steps_then_the_answer():
     assert text.splitlines()[-3:] == ["4 steps (halted by the model), 200 ms", "valid solution", ""]
     pictured = render._unchanged_runs(render.frames(result, (2, 3)))
     assert len(pictured) == 3
+
+
+def test_edges_of_the_grid_and_status_rules():
+    """Borders unstyled; exactly one half is sure; a frame draws its own confidences; no change, no names."""
+    puzzle = _puzzle([0, 1])
+    confidence = np.ones(81, dtype=np.float32)
+    confidence[[0, 1]] = [0.5, 0.49]
+    text = render.grid_text(puzzle, SOLUTION, confidence)
+    assert [_style_at(text, _digit_offset(c)) for c in (0, 1)] == [ANSWER, UNSURE]
+    for offset, char in enumerate(text.plain):
+        if char in "┌┬┐├┼┤└┴┘│─\n":
+            assert _style_at(text, offset) == "", f"{char!r} at {offset} is styled"
+    plain = render.grid_text(puzzle, SOLUTION, confidence, plain=True)
+    assert all(_style_at(plain, o) == "" for o, char in enumerate(plain.plain) if char in "┌┬┐├┼┤└┴┘│─\n")
+    frame = Frame(puzzle, SOLUTION, confidence, SOLUTION, 2, 16, None, 0.4, "continue")
+    assert _style_at(frame.grid(), _digit_offset(1)) == UNSURE
+    assert frame.status().plain == "step 2/16  halt p=0.40 -> continue  changed 0  unsure 1"
+    assert frame.render("t", plain=True).renderables[1].plain == render.grid_text(puzzle, SOLUTION, plain=True).plain
+    inside = Frame(puzzle, SOLUTION, confidence, SOLUTION, 2, 16, None, pass_number=1, passes=2)
+    assert inside.status().plain == "step 2/16 pass 1/2  inside the step: no halting call yet  changed 0  unsure 1"
+    assert render.posed(puzzle, 16, None).answer is puzzle
+
+
+def test_timing_figures_to_the_millisecond_and_the_microsecond():
+    assert Timing(1.0).describe() == "1000 ms"
+    assert Timing(2.0, 4).describe() == "500 ms (1/4 of a 2.0 s batch)"
+    assert Timing(0.1234567, 2).record() == {"seconds": 0.061728, "batch_puzzles": 2, "batch_seconds": 0.123457}
+
+
+def test_a_search_summary_of_no_valid_answer_and_of_two_broken_ones():
+    results, solutions = _results(0, 2, seconds=1.0)
+
+    class Searched:
+        guesses = np.array([0, 0])
+        calls = np.array([1, 3])
+
+    for result in results:
+        result.searched, result.found_by = Searched, MODEL_ALONE
+    assert render.search_summary(results) == "0 valid"
+    assert render.summary(results, solutions, 1) == (
+        "0 valid, 2 break the rules; mean 2.0 model calls; 1.0 s of model work, 2.0 puzzles/s"
+    )
+
+
+def test_a_plain_final_answer_brackets_givens_and_dims_the_unsure():
+    results, _ = _results(1, 0, steps=[2])
+    result = results[0]
+    result.solutions.confidence[0, 0] = 0.1
+    title, grid, _, _ = render.final_answer(result, Timing(0.1)).renderables
+    assert str(title.style) == "bold"
+    assert grid.plain == _expected_grid(SOLUTION, result.puzzle.grid, plain=False)
+    assert _style_at(grid, _digit_offset(0)) == UNSURE and _style_at(grid, _digit_offset(3)) == GIVEN
+    plain = render.final_answer(result, Timing(0.1), plain=True).renderables[1]
+    assert plain.plain == _expected_grid(SOLUTION, result.puzzle.grid, plain=True)
+
+
+def test_frames_with_passes_draw_each_pass_before_its_step():
+    puzzle = _puzzle([0, 1, 2, 3])
+    one, two = puzzle.copy(), SOLUTION.copy()
+    one[0] = SOLUTION[0]
+    result, _ = _traced([one, two])
+    solutions = result.solutions
+    passes = np.stack([puzzle, two])[None, :, None]  # (1, steps 2, one pass before the last, 81)
+    solutions.pass_answers = passes
+    solutions.pass_confidence = np.full(passes.shape, 0.25, dtype=np.float16)
+    solutions.trace_confidence[0, 1, 1] = 0.25
+    drawn = render.frames(result, (2, 3))
+    assert [(f.step, f.pass_number) for f in drawn] == [(0, None), (1, 1), (1, None), (2, 1), (2, None)]
+    assert [f.passes for f in drawn[1:]] == [2, None, 2, None]
+    assert (drawn[1].answer == puzzle).all() and (drawn[3].answer == two).all()
+    for before, frame in zip(drawn, drawn[1:]):  # each frame against the one drawn before it
+        assert frame.previous is not None and (frame.previous == before.answer).all()
+    assert all(f.depth == (2, 3) for f in drawn)
+    assert drawn[1].confidence.dtype == np.float32 and drawn[1].unsure == 4
+    assert drawn[4].confidence.dtype == np.float32 and drawn[4].unsure == 1
+    assert drawn[2].halt_probability == pytest.approx(0.1) and drawn[1].halt_probability is None
+    assert render._unchanged_runs(drawn) == [[f] for f in drawn]  # passes are never folded
+
+
+def test_a_halting_probability_of_exactly_one_half_does_not_halt():
+    puzzle = _puzzle([0])
+    result, _ = _traced([SOLUTION.copy(), SOLUTION.copy(), SOLUTION.copy()])
+    result.solutions.halt_probabilities[0, :3] = [0.5, 0.51, 0.2]
+    assert [f.decision for f in render.frames(result, (1, 1))][1:] == ["continue", "continue", "step limit"]
+    del puzzle
+
+
+def test_unchanged_steps_fold_into_the_run_before_only_when_that_run_is_of_steps():
+    puzzle = _puzzle([0, 1])
+    a, b = puzzle.copy(), SOLUTION.copy()
+    a[0] = SOLUTION[0]
+    frames = [
+        render.posed(puzzle, 8, None),
+        Frame(puzzle, puzzle, None, puzzle, 1, 8, None, 0.1, "continue"),  # unchanged after the posed frame
+        Frame(puzzle, a, None, puzzle, 2, 8, None, 0.1, "continue"),
+        Frame(puzzle, a, None, a, 3, 8, None, 0.2, "continue"),
+        Frame(puzzle, a, None, a, 3, 8, None, pass_number=1, passes=2),
+        Frame(puzzle, a, None, a, 4, 8, None, 0.3, "continue"),  # unchanged after a pass: a run of its own
+        Frame(puzzle, b, None, a, 5, 8, None, 0.4, "continue"),
+        Frame(puzzle, b, None, b, 6, 8, None, 0.9, "halt"),
+    ]
+    runs = render._unchanged_runs(frames)
+    assert [[(f.step, f.pass_number) for f in run] for run in runs] == [
+        [(0, None)],
+        [(1, None)],
+        [(2, None), (3, None)],
+        [(3, 1)],
+        [(4, None)],
+        [(5, None), (6, None)],
+    ]
+
+
+def test_the_sheets_parts_and_layout():
+    puzzle = _puzzle([0, 1, 2, 3])
+    one = puzzle.copy()
+    one[0] = SOLUTION[0]
+    wrong = SOLUTION.copy()
+    wrong[[0, 1]] = wrong[[1, 0]]
+    result, _ = _traced([one, one, wrong])
+    heading, table, outcome, verdict, blank = render.sheet(result, (2, 3), Timing(0.2)).renderables
+    assert (heading.plain, str(heading.style)) == ("f.txt:1  recursion (2,3)", "bold")
+    assert [(c.width, c.no_wrap) for c in table.columns] == [(29, True)] * render.SHEET_COLUMNS
+    assert table.padding == (0, 2, 1, 0)
+    cells = [cell for column in table.columns for cell in column._cells]
+    assert len(cells) == render.SHEET_COLUMNS  # one row: posed, the run of steps 1-2, step 3, the answer, 2 empty
+    posed_grid, posed_caption = cells[0].renderables
+    assert posed_caption.plain == "step 0/4 as posed\n4 blanks"
+    _, run_caption = cells[1].renderables
+    assert run_caption.plain == "steps 1-2/4: same grid\np=0.10-0.50 continue"
+    assert _style_at(run_caption, run_caption.plain.index("continue")) == "bold yellow"
+    _, step_caption = cells[2].renderables
+    assert step_caption.plain.startswith("step 3/4 p=0.90 halt")
+    answer_grid, answer_caption = cells[3].renderables
+    assert (answer_caption.plain, str(answer_caption.style)) == ("answer", "bold")
+    assert _style_at(answer_grid, _digit_offset(0)) == CONFLICT
+    assert outcome.plain.startswith("3 steps") and verdict.plain.startswith("breaks the rules")
+    assert blank.plain == ""
