@@ -579,14 +579,34 @@ def test_init_from_reproduces_the_exported_models_logits_at_step_0(shared_sample
 
 
 def test_init_from_an_export_of_another_config_is_a_one_line_error_naming_the_field(shared_sample, tmp_path):
-    export_weights(TRM(tiny_model(L_cycles=2)), tmp_path / "exported")
-    model = tiny_model(L_cycles=1)
+    export_weights(TRM(tiny_model(hidden_size=32, L_cycles=2)), tmp_path / "exported")
+    model = tiny_model(L_cycles=1)  # hidden 16: other weights (and another depth, which alone would do)
     config = tiny_train(shared_sample, tmp_path, model, init_from=str(tmp_path / "exported"))
     with pytest.raises(UserError) as error:
         Trainer(model, config, log=quiet)
     message = str(error.value)
     assert "\n" not in message and str(tmp_path / "exported") in message
-    assert re.search(r"L_cycles 2.*L_cycles 1", message), message
+    assert re.search(r"hidden_size 32.*hidden_size 16", message), message
+
+
+def test_init_from_may_run_the_same_weights_deeper_and_longer_and_says_so(shared_sample, tmp_path):
+    """Depth and step limit decide how the weights are run, not their shapes: a run can continue an export at
+    another depth (a depth A/B forked from one checkpoint); each setting that differs is logged."""
+    trained = tiny_model(H_cycles=1, L_cycles=1, halt_max_steps=3)
+    source = TRM(trained)
+    export_weights(source, tmp_path / "exported")
+    deeper = dataclasses.replace(trained, H_cycles=2, L_cycles=3, halt_max_steps=5)
+    config = tiny_train(shared_sample, tmp_path, deeper, init_from=str(tmp_path / "exported"))
+    lines: list[str] = []
+    trainer = Trainer(deeper, config, log=lines.append)
+    said = [line for line in lines if "same weights" in line]
+    assert len(said) == 3, said
+    assert any("H_cycles 1, this run trains H_cycles 2" in line for line in said)
+    assert any("L_cycles 1, this run trains L_cycles 3" in line for line in said)
+    assert any("halt_max_steps 3, this run trains halt_max_steps 5" in line for line in said)
+    assert trainer.model.config == deeper
+    for key, value in source.state_dict().items():
+        assert torch.equal(trainer.model.state_dict()[key], value), key
 
 
 # -- 5. --recipe -----------------------------------------------------------------------------------

@@ -216,9 +216,9 @@ def test_the_model_the_stream_and_the_slots_are_built_on_the_runs_device(tmp_pat
     devices: dict[str, list] = {"model": [], "stream": [], "slots": []}
     real_build, real_stream, real_empty = trainer_module.build_model, trainer_module.TrainingStream, Slots.empty
 
-    def build(model_config, config, device):
+    def build(model_config, config, device, log):
         devices["model"].append(device)
-        return real_build(model_config, config, device)
+        return real_build(model_config, config, device, log)
 
     def stream(puzzles, batch_size, device="default", **options):
         devices["stream"].append(device)

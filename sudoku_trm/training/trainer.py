@@ -109,26 +109,39 @@ def training_stream(
     return TrainingStream(puzzles, batch, device, seed=seed, easier_share=config.easier_share)
 
 
-def build_model(model_config: ModelConfig, config: TrainConfig, device: torch.device) -> tuple[TRM, TRM, Optimizer]:
+def build_model(
+    model_config: ModelConfig, config: TrainConfig, device: torch.device, log: Callable[[str], None] = print
+) -> tuple[TRM, TRM, Optimizer]:
     """The model, its EMA copy and the optimiser; every rank seeds alike, so all start from one init.
     With `init_from` (and not resuming), model and EMA both start from the exported weights."""
     torch.manual_seed(config.seed)
     model = TRM(model_config).to(device)
     if config.init_from and not config.resume:
-        model.load_state_dict(exported_state(Path(config.init_from), model_config))
+        model.load_state_dict(exported_state(Path(config.init_from), model_config, log))
     ema = copy.deepcopy(model).requires_grad_(False)
     return model, ema, training_optimizer(model, config)
 
 
-def exported_state(directory: Path, model_config: ModelConfig) -> dict[str, Tensor]:
-    """The weights of an exported model (its EMA), refused unless it was built from `model_config`."""
+# How the same weights are run, not what they are: a run may start from an export trained with other values
+# (deeper recursion, a longer step limit), which it says; any other field of the config must match.
+RUN_SETTINGS = ("H_cycles", "L_cycles", "halt_max_steps", "halt_exploration_prob")
+
+
+def exported_state(directory: Path, model_config: ModelConfig, log: Callable[[str], None] = print) -> dict[str, Tensor]:
+    """The weights of an exported model (its EMA), refused unless it was built from `model_config` (RUN_SETTINGS
+    may differ: each one that does is logged)."""
     exported = load_weights(directory)
-    if exported.config != model_config:
-        field = first_difference(exported.config, model_config)
+    as_run = dataclasses.replace(exported.config, **{f: getattr(model_config, f) for f in RUN_SETTINGS})
+    if as_run != model_config:
+        field = first_difference(as_run, model_config)
         raise UserError(
             f"{directory}: the exported model has {field} {getattr(exported.config, field)!r}, "
             f"this run trains {field} {getattr(model_config, field)!r}"
         )
+    for field in RUN_SETTINGS:
+        before, now = getattr(exported.config, field), getattr(model_config, field)
+        if before != now:
+            log(f"{directory}: trained with {field} {before!r}, this run trains {field} {now!r} (same weights)")
     return exported.state_dict()
 
 
@@ -203,7 +216,8 @@ class Trainer:
         self.run_dir = Path(config.runs_dir) / config.name
         self.train_set, self.dev_set = load_data(config, log if self.rank == 0 else None)
         self.plan = curriculum_plan(config, model_config)
-        self.model, self.ema, self.optimizer = build_model(model_config, config, self.device)
+        quiet = log if self.rank == 0 else lambda line: None
+        self.model, self.ema, self.optimizer = build_model(model_config, config, self.device, quiet)
         self.forward = model_call(self.model, config, self.world, self.device)
         torch.manual_seed(config.seed + self.rank)  # ranks explore halting differently
         self.stream = training_stream(config, self.train_set, self.local_batch, self.device, self.rank)
