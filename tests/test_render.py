@@ -460,27 +460,34 @@ def test_frames_with_passes_draw_each_pass_before_its_step():
     one[0] = SOLUTION[0]
     result, _ = _traced([one, two])
     solutions = result.solutions
-    passes = np.stack([puzzle, two])[None, :, None]  # (1, steps 2, one pass before the last, 81)
+    half = one.copy()
+    half[1] = SOLUTION[1]
+    # (1, steps 2, two passes before the last, 81): step 1's passes show the puzzle then `one`, step 2's `half`
+    # then `two`; pass confidences mark a different number of unsure cells in each (4, 3, 2, 1)
+    passes = np.stack([np.stack([puzzle, one]), np.stack([half, two])])[None]
     solutions.pass_answers = passes
-    solutions.pass_confidence = np.full(passes.shape, 0.25, dtype=np.float16)
+    solutions.pass_confidence = np.ones(passes.shape, dtype=np.float16)
+    for k, (step, number) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        solutions.pass_confidence[0, step, number, : 4 - k] = 0.25
     solutions.trace_confidence[0, 1, 1] = 0.25
     drawn = render.frames(result, (2, 3))
-    assert [(f.step, f.pass_number) for f in drawn] == [(0, None), (1, 1), (1, None), (2, 1), (2, None)]
-    assert [f.passes for f in drawn[1:]] == [2, None, 2, None]
-    assert (drawn[1].answer == puzzle).all() and (drawn[3].answer == two).all()
+    assert [(f.step, f.pass_number) for f in drawn] == [(0, None), (1, 1), (1, 2), (1, None), (2, 1), (2, 2), (2, None)]
+    assert [f.passes for f in drawn[1:]] == [3, 3, None, 3, 3, None]
+    assert [int((f.answer == 0).sum()) for f in drawn] == [4, 4, 3, 3, 2, 0, 0]
+    assert [f.unsure for f in (drawn[1], drawn[2], drawn[4], drawn[5])] == [4, 3, 2, 1]
     for before, frame in zip(drawn, drawn[1:]):  # each frame against the one drawn before it
         assert frame.previous is not None and (frame.previous == before.answer).all()
     assert all(f.depth == (2, 3) for f in drawn)
-    assert drawn[1].confidence.dtype == np.float32 and drawn[1].unsure == 4
-    assert drawn[4].confidence.dtype == np.float32 and drawn[4].unsure == 1
-    assert drawn[2].halt_probability == pytest.approx(0.1) and drawn[1].halt_probability is None
+    assert drawn[1].confidence.dtype == np.float32 and drawn[6].confidence.dtype == np.float32
+    assert drawn[6].unsure == 1
+    assert drawn[3].halt_probability == pytest.approx(0.1) and drawn[1].halt_probability is None
     assert render._unchanged_runs(drawn) == [[f] for f in drawn]  # passes are never folded
 
 
 def test_a_halting_probability_of_exactly_one_half_does_not_halt():
     puzzle = _puzzle([0])
     result, _ = _traced([SOLUTION.copy(), SOLUTION.copy(), SOLUTION.copy()])
-    result.solutions.halt_probabilities[0, :3] = [0.5, 0.51, 0.2]
+    result.solutions.halt_probabilities[0, :3] = [0.2, 0.51, 0.5]
     assert [f.decision for f in render.frames(result, (1, 1))][1:] == ["continue", "continue", "step limit"]
     del puzzle
 
@@ -517,6 +524,7 @@ def test_the_sheets_parts_and_layout():
     wrong = SOLUTION.copy()
     wrong[[0, 1]] = wrong[[1, 0]]
     result, _ = _traced([one, one, wrong])
+    result.solutions.confidence[0, 3] = 0.1  # the answer's own confidences are drawn: r1c4 unsure
     heading, table, outcome, verdict, blank = render.sheet(result, (2, 3), Timing(0.2)).renderables
     assert (heading.plain, str(heading.style)) == ("f.txt:1  recursion (2,3)", "bold")
     assert [(c.width, c.no_wrap) for c in table.columns] == [(29, True)] * render.SHEET_COLUMNS
@@ -532,6 +540,8 @@ def test_the_sheets_parts_and_layout():
     assert step_caption.plain.startswith("step 3/4 p=0.90 halt")
     answer_grid, answer_caption = cells[3].renderables
     assert (answer_caption.plain, str(answer_caption.style)) == ("answer", "bold")
+    assert answer_grid.plain == _expected_grid(wrong, puzzle, plain=False)
     assert _style_at(answer_grid, _digit_offset(0)) == CONFLICT
+    assert _style_at(answer_grid, _digit_offset(3)) == UNSURE
     assert outcome.plain.startswith("3 steps") and verdict.plain.startswith("breaks the rules")
     assert blank.plain == ""
