@@ -545,3 +545,10 @@ def test_the_sheets_parts_and_layout():
     assert _style_at(answer_grid, _digit_offset(3)) == UNSURE
     assert outcome.plain.startswith("3 steps") and verdict.plain.startswith("breaks the rules")
     assert blank.plain == ""
+
+
+def test_the_one_line_form_names_the_place_the_answer_the_steps_and_the_verdict():
+    results, _ = _results(1, 1, steps=[2, 3])
+    good, bad = (render.answer_line(r) for r in results)
+    assert good == f"f.txt:1  {''.join(map(str, SOLUTION))}  2 steps  valid solution"
+    assert bad.startswith("f.txt:2  ") and "  3 steps  breaks the rules: " in bad
