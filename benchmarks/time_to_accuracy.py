@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from sudoku_trm.errors import Interrupted  # noqa: E402
 from sudoku_trm.inference.commit import CommitConfig, solve_committed  # noqa: E402
 from sudoku_trm.sudoku.grid import BLANK  # noqa: E402
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set  # noqa: E402
@@ -159,7 +160,11 @@ def main() -> None:
             mark()
 
     trainer.on_step = on_step
-    trainer.run()
+    try:
+        trainer.run()
+    except Interrupted as stopped:  # SIGTERM or Ctrl-C: the checkpoint is saved; say so in one line, as the CLI does
+        print(stopped, flush=True)
+        sys.exit(130)
     mark(final=True)
     if args.export:
         trainer.export(args.export)
