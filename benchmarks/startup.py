@@ -16,11 +16,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sudoku_trm.sudoku.puzzles import format_line, read_puzzles  # noqa: E402
+
 RUNS = 7
 
 
 def first_puzzle(path: Path) -> str:
-    return next(line.strip() for line in path.read_text().splitlines() if line[:1].isdigit() or line[:1] == ".")
+    return format_line(read_puzzles(path).puzzles[0].grid)
 
 
 def wall(command: list[str]) -> float:

@@ -357,19 +357,20 @@ def test_timing_record_and_title():
 # -- the SVG sheet ----------------------------------------------------------------------------------------
 
 
-def _traced(step_answers: list[np.ndarray]):
+def _traced(step_answers: list[np.ndarray]) -> Solved:
+    """A traced solve of the puzzle with r1c1-r1c4 blank, one answer a step."""
     puzzle = _puzzle([0, 1, 2, 3])
     trace = np.stack(step_answers)[None]
     solutions = _solutions(trace[:, -1], puzzle[None], [len(step_answers)], trace=trace)
     verdict = judge(puzzle, trace[0, -1], 1, SOLUTION)
-    return Solved(Puzzle(puzzle, None, "f.txt", 1), solutions, 0, verdict), puzzle
+    return Solved(Puzzle(puzzle, None, "f.txt", 1), solutions, 0, verdict)
 
 
 def test_frames_are_the_puzzle_then_each_step_with_its_halting_decision():
     puzzle = _puzzle([0, 1, 2, 3])
     one, two = puzzle.copy(), SOLUTION.copy()
     one[0] = SOLUTION[0]
-    result, _ = _traced([one, two, two])
+    result = _traced([one, two, two])
     drawn = render.frames(result, (2, 3))
     assert [f.step for f in drawn] == [0, 1, 2, 3]
     assert [f.decision for f in drawn] == [None, "continue", "continue", "halt"]  # the last step halts (p 0.9)
@@ -384,7 +385,7 @@ def test_a_sheet_draws_one_grid_per_run_of_unchanged_steps_then_the_answer():
     puzzle = _puzzle([0, 1, 2, 3])
     one = puzzle.copy()
     one[0] = SOLUTION[0]
-    result, _ = _traced([one, one, SOLUTION.copy(), SOLUTION.copy()])
+    result = _traced([one, one, SOLUTION.copy(), SOLUTION.copy()])
     console = Console(width=render.SHEET_WIDTH, record=True, file=None, color_system=None)
     with console.capture() as captured:
         console.print(render.sheet(result, (2, 3), Timing(0.2)))
@@ -458,7 +459,7 @@ def test_frames_with_passes_draw_each_pass_before_its_step():
     puzzle = _puzzle([0, 1, 2, 3])
     one, two = puzzle.copy(), SOLUTION.copy()
     one[0] = SOLUTION[0]
-    result, _ = _traced([one, two])
+    result = _traced([one, two])
     solutions = result.solutions
     half = one.copy()
     half[1] = SOLUTION[1]
@@ -485,11 +486,9 @@ def test_frames_with_passes_draw_each_pass_before_its_step():
 
 
 def test_a_halting_probability_of_exactly_one_half_does_not_halt():
-    puzzle = _puzzle([0])
-    result, _ = _traced([SOLUTION.copy(), SOLUTION.copy(), SOLUTION.copy()])
+    result = _traced([SOLUTION.copy(), SOLUTION.copy(), SOLUTION.copy()])
     result.solutions.halt_probabilities[0, :3] = [0.2, 0.51, 0.5]
     assert [f.decision for f in render.frames(result, (1, 1))][1:] == ["continue", "continue", "step limit"]
-    del puzzle
 
 
 def test_unchanged_steps_fold_into_the_run_before_only_when_that_run_is_of_steps():
@@ -523,7 +522,7 @@ def test_the_sheets_parts_and_layout():
     one[0] = SOLUTION[0]
     wrong = SOLUTION.copy()
     wrong[[0, 1]] = wrong[[1, 0]]
-    result, _ = _traced([one, one, wrong])
+    result = _traced([one, one, wrong])
     result.solutions.confidence[0, 3] = 0.1  # the answer's own confidences are drawn: r1c4 unsure
     heading, table, outcome, verdict, blank = render.sheet(result, (2, 3), Timing(0.2)).renderables
     assert (heading.plain, str(heading.style)) == ("f.txt:1  recursion (2,3)", "bold")

@@ -216,8 +216,8 @@ class Trainer:
         self.run_dir = Path(config.runs_dir) / config.name
         self.train_set, self.dev_set = load_data(config, log if self.rank == 0 else None)
         self.plan = curriculum_plan(config, model_config)
-        quiet = log if self.rank == 0 else lambda line: None
-        self.model, self.ema, self.optimizer = build_model(model_config, config, self.device, quiet)
+        rank0_log = log if self.rank == 0 else lambda line: None
+        self.model, self.ema, self.optimizer = build_model(model_config, config, self.device, rank0_log)
         self.forward = model_call(self.model, config, self.world, self.device)
         torch.manual_seed(config.seed + self.rank)  # ranks explore halting differently
         self.stream = training_stream(config, self.train_set, self.local_batch, self.device, self.rank)
