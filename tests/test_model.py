@@ -284,3 +284,100 @@ def test_the_units_mixer_hears_the_others_not_the_cell_itself():
     changed = (mixer(moved) - mixer(x)).abs().amax(-1)[0] > 1e-6
     peers = set(UNITS[(UNITS == 40).any(axis=1)].ravel().tolist()) - {40}
     assert {i for i in range(81) if changed[1 + i]} == peers
+
+
+# -- pairwise messages (units mixer, pair_width > 0) -----------------------------------------------
+
+
+def _pairs_mixer(hidden: int = 8, width: int = 4, seed: int = 3):
+    """A units mixer with pairwise messages whose output projection is not silent (as after training)."""
+    from sudoku_trm.model.trm import UnitMixer
+
+    torch.manual_seed(seed)
+    mixer = UnitMixer(ModelConfig(hidden_size=hidden, mixer="units", puzzle_emb_len=1, pair_width=width))
+    with torch.no_grad():
+        mixer.pair_combine.weight.normal_()
+    return mixer
+
+
+def test_pairwise_messages_are_each_units_mean_of_silu_of_sender_plus_receiver():
+    """Against a loop over the 27 units of sudoku/grid.py: row, column and box features each hold the mean over
+    the cell's 8 peers in that unit of silu(send(peer) + receive(cell)); a layout that mixed up columns or boxes
+    (or counted the cell itself) would differ."""
+    import torch.nn.functional as F
+
+    from sudoku_trm.sudoku.grid import UNITS
+
+    mixer = _pairs_mixer()
+    cells = torch.randn(2, 81, 8)
+    send, receive = mixer.pair_send(cells).chunk(3, -1), mixer.pair_receive(cells).chunk(3, -1)
+    expected = torch.zeros(2, 81, 12)
+    for index, unit in enumerate(UNITS.tolist()):
+        kind = index // 9  # grid.UNITS lists the rows, then the columns, then the boxes
+        for cell in unit:
+            for peer in unit:
+                if peer != cell:
+                    expected[:, cell, 4 * kind : 4 * kind + 4] += (
+                        F.silu(send[kind][:, peer] + receive[kind][:, cell]) / 8
+                    )
+    assert torch.allclose(mixer.pairs_heard(cells), expected, atol=1e-5)
+
+
+def test_pairwise_messages_reach_a_cell_itself_and_its_peers_only():
+    """The receiver's own state is in its messages now, so changing a cell moves its own output too; still
+    nothing outside its row, column and box (but the prefix)."""
+    from sudoku_trm.sudoku.grid import UNITS
+
+    mixer = _pairs_mixer()
+    x = torch.randn(1, 82, 8)
+    for cell in (0, 40, 80):
+        moved = x.clone()
+        moved[0, 1 + cell] += 3 * torch.randn(8)
+        changed = (mixer(moved) - mixer(x)).abs().amax(-1)[0] > 1e-6
+        peers = set(UNITS[(UNITS == cell).any(axis=1)].ravel().tolist())
+        assert changed[0] and {i for i in range(81) if changed[1 + i]} == peers
+    heard = mixer(x)
+    with torch.no_grad():
+        mixer.pair_combine.weight.zero_()
+    silent = mixer(x)
+    assert (heard - silent).abs().amax(-1)[0].gt(1e-6).all()  # the prefix hears the pairs' mean too
+
+
+def test_a_fresh_pairwise_mixer_computes_what_the_plain_one_does():
+    """Its output projection starts at zero: a plain model's weights loaded into it give the same logits, so a
+    plain export can grow into it (trainer `GROWN_SETTINGS`); once the projection moves, the logits do too."""
+    plain = TRM(ModelConfig(hidden_size=16, mixer="units", puzzle_emb_len=1, H_cycles=1, L_cycles=2))
+    paired = TRM(ModelConfig(hidden_size=16, mixer="units", puzzle_emb_len=1, H_cycles=1, L_cycles=2, pair_width=4))
+    missing, unexpected = paired.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(".pair_" in name for name in missing)
+    inputs = torch.randint(1, 11, (2, 81))
+    expected = plain(plain.initial_carry(2), inputs)[1]
+    assert torch.equal(paired(paired.initial_carry(2), inputs)[1], expected)
+    with torch.no_grad():
+        paired.L_level.layers[0].unit_mix.pair_combine.weight.normal_()
+    assert not torch.allclose(paired(paired.initial_carry(2), inputs)[1], expected)
+
+
+def test_pairwise_messages_keep_the_mixers_symmetries():
+    from sudoku_trm.sudoku import augment
+
+    torch.manual_seed(4)
+    model = TRM(ModelConfig(hidden_size=16, mixer="units", puzzle_emb_len=1, H_cycles=1, L_cycles=1, pair_width=4))
+    with torch.no_grad():
+        for layer in model.L_level.layers:
+            layer.unit_mix.pair_combine.weight.normal_(std=0.3)
+    grids = torch.randint(0, 10, (3, 81))
+    sym = augment.random_symmetries(
+        3, torch.Generator().manual_seed(1), factors=augment.Factor.GEOMETRY & ~augment.Factor.TRANSPOSE
+    )
+    carry = model.initial_carry(3)
+    _, logits, _ = model(carry, grids + 1)
+    _, moved_logits, _ = model(carry, augment.apply(grids, sym) + 1)
+    expected = logits.gather(1, sym.cells[:, :, None].expand(-1, -1, logits.shape[-1]))
+    assert torch.allclose(moved_logits, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("values", [dict(mixer="mlp", pair_width=4), dict(mixer="units", pair_width=-1)])
+def test_pair_width_is_the_units_mixers_and_not_negative(values):
+    with pytest.raises(ValueError, match="pair_width"):
+        ModelConfig(**values)

@@ -609,6 +609,31 @@ def test_init_from_may_run_the_same_weights_deeper_and_longer_and_says_so(shared
         assert torch.equal(trainer.model.state_dict()[key], value), key
 
 
+def test_init_from_grows_a_plain_export_into_pairwise_messages_and_says_so(shared_sample, tmp_path):
+    """A units export starts a run with pairwise messages (a fork of the shipped model for an A/B): the same
+    logits at step 0, the new tensors at the run's own init; the reverse would drop weights and is refused."""
+    plain = tiny_model(mixer="units", puzzle_emb_len=1)
+    torch.manual_seed(7)
+    source = TRM(plain)
+    export_weights(source, tmp_path / "plain")
+    paired = dataclasses.replace(plain, pair_width=4)
+    lines: list[str] = []
+    trainer = Trainer(
+        paired, tiny_train(shared_sample, tmp_path, paired, init_from=str(tmp_path / "plain")), log=lines.append
+    )
+    assert [line for line in lines if "pair_width 0, this run grows it to 4" in line]
+    inputs = trainer.stream.next_batch()[0]
+    expected = source(source.initial_carry(len(inputs)), inputs)[1]
+    for net in (trainer.model, trainer.ema):
+        assert torch.equal(net(net.initial_carry(len(inputs)), inputs)[1], expected)
+    assert trainer.model.L_level.layers[0].unit_mix.pair_send.weight.abs().sum() > 0  # its own init, not zeros
+
+    export_weights(trainer.model, tmp_path / "paired")
+    config = tiny_train(shared_sample, tmp_path, plain, init_from=str(tmp_path / "paired"))
+    with pytest.raises(UserError, match="pair_width 4, this run trains pair_width 0"):
+        Trainer(plain, config, log=quiet)
+
+
 # -- 5. --recipe -----------------------------------------------------------------------------------
 
 FAST_TRAIN = {

@@ -164,6 +164,12 @@ def train(
         help="mlp (SwiGLU across positions) | attention (RoPE) | units (each cell hears its row, column and "
         f"box). {_by_recipe('mixer')}",
     ),
+    pair_width: Optional[int] = typer.Option(
+        None,
+        min=0,
+        help="With --mixer units: add messages of this width that depend on sender and receiver (0: none). "
+        f"{_by_recipe('pair_width')}",
+    ),
     targets: Optional[str] = typer.Option(
         None,
         help="solution (every step scored on the whole solution) | logic (step t on what our solver's logic "
@@ -262,6 +268,7 @@ def train(
         "L_cycles": l_cycles,
         "mlp": mlp,
         "mixer": mixer,
+        "pair_width": pair_width,
         "hidden_size": hidden_size,
         "halt_max_steps": max_steps,
     }

@@ -63,6 +63,9 @@ class ModelConfig(DictConfig):
     # "mlp": SwiGLU across the sequence axis; "attention": RoPE self-attention; "units": each cell hears its
     # row, column and box only (Sudoku's structure built in, model/trm.py `UnitMixer`)
     mixer: Mixer = "mlp"
+    # units mixer only: > 0 adds pairwise messages of this width, each depending on sender and receiver
+    # (as Recurrent Relational Networks' do); 0 keeps the mean of messages that depend on the sender alone
+    pair_width: int = 0
     num_heads: int = 8  # attention mixer only
     rope_theta: float = 10000.0  # attention mixer only
     expansion: float = 4.0  # SwiGLU expansion before the 2/3 rule, see swiglu_inner
@@ -112,6 +115,8 @@ class ModelConfig(DictConfig):
             raise ValueError("attention needs hidden_size divisible by num_heads and an even head size")
         if self.mixer == "units" and self.seq_len != CELLS:
             raise ValueError(f"the units mixer reads {CELLS} cells as a 9x9 grid, got seq_len {self.seq_len}")
+        if self.pair_width < 0 or (self.pair_width and self.mixer != "units"):
+            raise ValueError(f"pair_width is the units mixer's and >= 0, got {self.pair_width} with {self.mixer!r}")
         if not 1 <= self.puzzle_emb_dim <= self.puzzle_emb_len * self.hidden_size:
             raise ValueError(
                 f"puzzle_emb_ndim {self.puzzle_emb_dim} does not fit "

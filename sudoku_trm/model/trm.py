@@ -132,6 +132,11 @@ class UnitMixer(nn.Module):
     one block of TRM's network, so the y/z recursion runs the hops. The means are unchanged by permuting a
     unit's cells, so the mixer commutes with every geometric symmetry of Sudoku but the transpose (rows and
     columns send different messages): no positions to learn.
+
+    With `pair_width` > 0 each cell also hears, per unit, the sum over its peers of silu(send(peer) +
+    receive(cell)) in pair_width features: a message that depends on both ends, as Recurrent Relational
+    Networks' do, which a mean of the senders' messages cannot express. Its output projection starts at
+    zero, so the mixer starts as the plain one and a plain model's weights grow into it unchanged.
     """
 
     def __init__(self, config: ModelConfig):
@@ -140,6 +145,13 @@ class UnitMixer(nn.Module):
         hidden = config.hidden_size
         self.message = lecun_linear(hidden, 3 * hidden)  # row, column, box messages
         self.combine = lecun_linear(3 * hidden, hidden)
+        self.pair_width = config.pair_width
+        if self.pair_width:
+            self.pair_send = lecun_linear(hidden, 3 * self.pair_width)
+            self.pair_receive = lecun_linear(hidden, 3 * self.pair_width)
+            self.pair_combine = lecun_linear(3 * self.pair_width, hidden)
+            with torch.no_grad():
+                self.pair_combine.weight.zero_()
 
     def forward(self, x: Tensor) -> Tensor:
         batch, _, hidden = x.shape
@@ -160,7 +172,46 @@ class UnitMixer(nn.Module):
             / peers
         )
         prefix = messages.mean(1, keepdim=True).expand(batch, self.prefix, 3 * hidden)
-        return self.combine(torch.cat((prefix, heard), dim=1))
+        out = self.combine(torch.cat((prefix, heard), dim=1))
+        if self.pair_width:
+            pairs = self.pair_combine(self.pairs_heard(cells))
+            out = out + torch.cat((pairs.mean(1, keepdim=True).expand(batch, self.prefix, hidden), pairs), dim=1)
+        return out
+
+    def pairs_heard(self, cells: Tensor) -> Tensor:
+        """(B, 81, hidden) -> (B, 81, 3 pair_width): per unit kind, the mean over a cell's 8 peers of
+        silu(send(peer) + receive(cell))."""
+        send = self.pair_send(cells).chunk(3, dim=-1)
+        receive = self.pair_receive(cells).chunk(3, dim=-1)
+        heard = [
+            _by_cell(_pair_means(_by_unit(s, kind), _by_unit(r, kind)), kind)
+            for kind, s, r in zip(("row", "column", "box"), send, receive)
+        ]
+        return torch.cat(heard, dim=-1)
+
+
+def _pair_means(send: Tensor, receive: Tensor) -> Tensor:
+    """(B, 9 units, 9 members, F) each -> (B, 9, 9, F): for every member, the mean over the unit's 8 others of
+    silu(send(other) + receive(member)). All 9 x 9 pairs are formed, then each member's own is taken away."""
+    pairs = F.silu(send.unsqueeze(-3) + receive.unsqueeze(-2))  # (B, unit, receiver, sender, F)
+    return (pairs.sum(-2) - F.silu(send + receive)) / 8.0
+
+
+def _by_unit(cells: Tensor, kind: str) -> Tensor:
+    """(B, 81 cells in row-major order, F) -> (B, 9 units of this kind, 9 members, F)."""
+    batch, _, width = cells.shape
+    if kind == "box":  # (band, row in band, stack, column in stack) -> (band, stack, row, column)
+        return cells.reshape(batch, 3, 3, 3, 3, width).transpose(2, 3).reshape(batch, 9, 9, width)
+    grid = cells.reshape(batch, 9, 9, width)
+    return grid.transpose(1, 2) if kind == "column" else grid
+
+
+def _by_cell(units: Tensor, kind: str) -> Tensor:
+    """The inverse of `_by_unit`: (B, 9 units, 9 members, F) -> (B, 81, F)."""
+    batch, _, _, width = units.shape
+    if kind == "box":
+        return units.reshape(batch, 3, 3, 3, 3, width).transpose(2, 3).reshape(batch, 81, width)
+    return (units.transpose(1, 2) if kind == "column" else units).reshape(batch, 81, width)
 
 
 def _box_sums(cells: Tensor) -> Tensor:

@@ -117,7 +117,7 @@ def build_model(
     torch.manual_seed(config.seed)
     model = TRM(model_config).to(device)
     if config.init_from and not config.resume:
-        model.load_state_dict(exported_state(Path(config.init_from), model_config, log))
+        model.load_state_dict(exported_state(Path(config.init_from), model, log))
     ema = copy.deepcopy(model).requires_grad_(False)
     return model, ema, training_optimizer(model, config)
 
@@ -125,24 +125,41 @@ def build_model(
 # How the same weights are run, not what they are: a run may start from an export trained with other values
 # (deeper recursion, a longer step limit), which it says; any other field of the config must match.
 RUN_SETTINGS = ("H_cycles", "L_cycles", "halt_max_steps", "halt_exploration_prob")
+# What a run may add to an export trained without it (0 there): new tensors whose output starts at zero, so
+# the grown model computes what the export did until training moves them.
+GROWN_SETTINGS = ("pair_width",)
 
 
-def exported_state(directory: Path, model_config: ModelConfig, log: Callable[[str], None] = print) -> dict[str, Tensor]:
-    """The weights of an exported model (its EMA), refused unless it was built from `model_config` (RUN_SETTINGS
-    may differ: each one that does is logged)."""
+def exported_state(directory: Path, model: TRM, log: Callable[[str], None] = print) -> dict[str, Tensor]:
+    """The weights of an exported model (its EMA) for `model`, refused unless it was built from the same config
+    (RUN_SETTINGS may differ, and GROWN_SETTINGS be added: each one is logged). Added tensors keep `model`'s
+    own initial values."""
     exported = load_weights(directory)
-    as_run = dataclasses.replace(exported.config, **{f: getattr(model_config, f) for f in RUN_SETTINGS})
+    model_config = model.config
+    adopted = {f: getattr(model_config, f) for f in RUN_SETTINGS}
+    adopted |= {f: getattr(model_config, f) for f in GROWN_SETTINGS if not getattr(exported.config, f)}
+    as_run = dataclasses.replace(exported.config, **adopted)
     if as_run != model_config:
         field = first_difference(as_run, model_config)
         raise UserError(
             f"{directory}: the exported model has {field} {getattr(exported.config, field)!r}, "
             f"this run trains {field} {getattr(model_config, field)!r}"
         )
-    for field in RUN_SETTINGS:
+    state = exported.state_dict()
+    for field in adopted:
         before, now = getattr(exported.config, field), getattr(model_config, field)
-        if before != now:
+        if before == now:
+            continue
+        if field in RUN_SETTINGS:
             log(f"{directory}: trained with {field} {before!r}, this run trains {field} {now!r} (same weights)")
-    return exported.state_dict()
+        else:
+            added = {name: value for name, value in model.state_dict().items() if name not in state}
+            state |= added
+            log(
+                f"{directory}: trained with {field} {before!r}, this run grows it to {now!r} "
+                f"({len(added)} new tensors, starting silent: the same function at step 0)"
+            )
+    return state
 
 
 def first_difference(a: ModelConfig, b: ModelConfig) -> str:
