@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sudoku_trm.errors import Interrupted  # noqa: E402
+from sudoku_trm.errors import Interrupted, UserError  # noqa: E402
 from sudoku_trm.inference.commit import CommitConfig, solve_committed  # noqa: E402
 from sudoku_trm.sudoku.grid import BLANK  # noqa: E402
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_set  # noqa: E402
@@ -172,4 +172,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as error:  # no checkpoint to resume, an export of another model: one line, as the CLI says it
+        sys.exit(f"error: {error}")
