@@ -133,7 +133,7 @@ class UnitMixer(nn.Module):
     unit's cells, so the mixer commutes with every geometric symmetry of Sudoku but the transpose (rows and
     columns send different messages): no positions to learn.
 
-    With `pair_width` > 0 each cell also hears, per unit, the sum over its peers of silu(send(peer) +
+    With `pair_width` > 0 each cell also hears, per unit, the mean over its peers of silu(send(peer) +
     receive(cell)) in pair_width features: a message that depends on both ends, as Recurrent Relational
     Networks' do, which a mean of the senders' messages cannot express. Its output projection starts at
     zero, so the mixer starts as the plain one and a plain model's weights grow into it unchanged.
