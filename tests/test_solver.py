@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from numba.core.registry import CPUDispatcher
 
-from sudoku_trm.sudoku import solver
+from sudoku_trm.sudoku import kernels, solver
 from sudoku_trm.sudoku.grid import CELLS, find_conflicts, valid_solutions
 
 CSV_SAMPLES = ["hard_train.csv", "hard_dev.csv", "clue17.csv", "unbiased_1k.csv"]
@@ -188,24 +189,24 @@ def test_bad_batch_input_names_the_puzzle():
         solver.analyse(np.zeros(CELLS, int), limit=0)
 
 
-def test_plain_python_fallback_agrees_with_compiled(shared_sample, monkeypatch):
-    pytest.importorskip("numba")
+def test_plain_python_kernels_agree_with_compiled(shared_sample):
     questions, _ = _load_csv(shared_sample / "unbiased_1k.csv")
     multi = _load_multi(shared_sample / "multi_solution_200.txt")
     conflicting = np.zeros(CELLS, dtype=np.uint8)
     conflicting[[0, 80]] = 7, 7
     conflicting[[1, 10]] = 4, 4
     cases = [questions[0], questions[1], multi[0], conflicting]
+    kernels.compile_all()
     compiled = [solver.analyse(grid) for grid in cases]
-    kernels = {name: obj for name, obj in vars(solver).items() if hasattr(obj, "py_func")}
-    assert {"_analyse", "_propagate", "_locked_candidates"} <= kernels.keys()
-    for name, kernel in kernels.items():  # the kernels call each other through module globals
-        monkeypatch.setattr(solver, name, kernel.py_func)
-    for grid, expected in zip(cases, compiled):
-        plain = solver.analyse(grid)
-        assert (plain.count, plain.guesses) == (expected.count, expected.guesses)
+    assert isinstance(solver._analyse, CPUDispatcher)
+    with kernels.plain(work=10**6):
+        assert not isinstance(solver._analyse, CPUDispatcher)
+        plain = [solver.analyse(grid) for grid in cases]
+    assert isinstance(solver._analyse, CPUDispatcher)  # the compiled kernels are back
+    for got, expected in zip(plain, compiled):
+        assert (got.count, got.guesses) == (expected.count, expected.guesses)
         if expected.solvable:
-            np.testing.assert_array_equal(plain.solution, expected.solution)
+            np.testing.assert_array_equal(got.solution, expected.solution)
 
 
 # -- a digit order: which digit a branch tries first -------------------------------------------------------------

@@ -9,7 +9,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from sudoku_trm.errors import UserError
-from sudoku_trm.model import weights
+from sudoku_trm.model import trm, weights
 from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import (
@@ -238,6 +238,25 @@ def test_both_layouts_in_one_directory_say_how_to_recover(tmp_path):
         f"{tmp_path}: holds both {WEIGHTS_NAME} and {WEIGHTS_INDEX_NAME} (two exports mixed); "
         "export the model again, or delete the stale one"
     )
+
+
+def test_load_weights_skips_the_random_fill_the_file_overwrites_and_gives_it_back(tmp_path, monkeypatch):
+    """The fill costs a one-puzzle start-up up to 0.4 s; every tensor it would make comes from the file."""
+    model = small()
+    export_weights(model, tmp_path)
+    fills = []
+    real = torch.nn.init.trunc_normal_
+    monkeypatch.setattr(
+        torch.nn.init, "trunc_normal_", lambda tensor, *a, **k: fills.append(1) or real(tensor, *a, **k)
+    )
+    loaded = load_weights(tmp_path)
+    assert fills == []
+    expected = model.state_dict()
+    assert all(torch.equal(loaded.state_dict()[k], expected[k]) for k in expected)
+    with pytest.raises(RuntimeError), trm.weights_to_come():  # an error inside still gives the fill back
+        raise RuntimeError
+    small()
+    assert len(fills) > 0
 
 
 def test_load_weights_puts_the_model_on_the_device_asked_for(tmp_path):

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save
 from sudoku_trm.errors import UserError
 from sudoku_trm.files import atomic_write
 from sudoku_trm.model.config import ModelConfig
-from sudoku_trm.model.trm import TRM
+from sudoku_trm.model.trm import TRM, weights_to_come
 
 # The shipped default model: weights/ beside the package (an editable or source install), unless the
 # environment names another directory.
@@ -171,7 +171,8 @@ def load_weights(directory: Path, device: str | torch.device = "cpu") -> TRM:
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError) as error:
         raise UserError(f"{config_path}: not a valid model config ({error})") from None
     tensors, origin = _read_tensors(entry)
-    model = TRM(config)
+    with weights_to_come():  # the strict load below sets every tensor the random init would fill
+        model = TRM(config)
     problem = _misfit(model.state_dict(), tensors)
     if problem:
         key, text = problem

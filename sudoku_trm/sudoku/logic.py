@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sudoku_trm.sudoku import kernels
 from sudoku_trm.sudoku.grid import BLANK, CELLS, UNITS
+from sudoku_trm.sudoku.kernels import kernel
 from sudoku_trm.sudoku.solver import (
     ALL_DIGITS,
     LOWEST_DIGIT,
@@ -24,13 +26,13 @@ from sudoku_trm.sudoku.solver import (
     POPCOUNT,
     _as_grids,
     _locked_candidates,
-    njit,
 )
 
 NEVER = 255  # internal marker of a cell logic has not placed (yet)
+ROUNDS_WORK = 2  # one puzzle's rounds cost about two propagations (kernels.py's budget of plain Python work)
 
 
-@njit(cache=True)
+@kernel
 def _place(cand, value, cell, digit_bit):
     """Place one digit and strike it from the cell's peers. False on a contradiction."""
     cand[cell] = digit_bit
@@ -43,7 +45,7 @@ def _place(cand, value, cell, digit_bit):
     return True
 
 
-@njit(cache=True)
+@kernel
 def _rounds(givens, rounds, locked):
     """Fill `rounds` (uint8[81]) for one puzzle; returns the last round that placed a cell (0 if none),
     or -1 when the givens contradict each other or logic runs into a contradiction. `locked`: use
@@ -100,7 +102,7 @@ def _rounds(givens, rounds, locked):
         last = round_number
 
 
-@njit(cache=True)
+@kernel
 def _rounds_batch(grids, rounds, stalls, locked):
     for i in range(grids.shape[0]):
         stalls[i] = _rounds(grids[i], rounds[i], locked)
@@ -114,6 +116,7 @@ def logic_rounds(grids, locked: bool = True) -> tuple[np.ndarray, np.ndarray, np
     grids = _as_grids(grids, single=False)
     rounds = np.empty_like(grids)
     stalls = np.zeros(len(grids), dtype=np.int64)
+    kernels.use(ROUNDS_WORK * len(grids))
     _rounds_batch(grids, rounds, stalls, bool(locked))
     never = rounds == NEVER
     solved = ~never.any(axis=1) & (stalls >= 0)

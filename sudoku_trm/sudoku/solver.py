@@ -3,8 +3,8 @@
 A depth-first search over candidate bitmasks (bit d-1 set when digit d is still possible in a cell). Before each
 guess the grid is pushed as far as logic alone takes it: naked singles, hidden singles and box-line interactions
 (locked candidates); the search then branches on a blank cell with the fewest candidates, preferring the cell whose
-guesses strike the most candidates from its peers. The kernels are compiled with numba and cached on disk; without
-numba the same code runs as plain Python, with identical results, some hundred times slower.
+guesses strike the most candidates from its peers. The kernels run as plain Python for a process's first few
+hundred propagations, then compiled by numba and cached on disk (kernels.py): identical results either way.
 
 `guesses` counts every digit the search tries at a branch point, so it is 0 for a puzzle that logic alone solves
 and grows with how much trial and error a puzzle needs: a difficulty measure (`rate`).
@@ -16,18 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sudoku_trm.sudoku import kernels
 from sudoku_trm.sudoku.grid import BLANK, CELLS, SIZE, UNITS, cell_name
-
-try:
-    from numba import njit
-except ImportError:  # no numba: run the kernels as plain Python
-
-    def njit(*args, **kwargs):
-        return lambda function: function
-
+from sudoku_trm.sudoku.kernels import kernel
 
 ALL_DIGITS = (1 << SIZE) - 1  # candidate mask of a cell nothing has been ruled out for
 MAX_DEPTH = CELLS  # every guess places one more digit, so the search is never deeper than the blank cells
+UNCAPPED = 1 << 62  # the compiled search's cap on guesses: none
 
 
 def _bit_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +88,7 @@ class Analysis:
 # A cell is placed once its single candidate has been struck from all its peers.
 
 
-@njit(cache=True)
+@kernel
 def _naked_singles(cand, value):
     """Place every blank cell left with one candidate, striking its digit from its peers; a peer this leaves with
     one candidate is placed in turn. False on a contradiction: a cell left with no candidate."""
@@ -119,7 +114,7 @@ def _naked_singles(cand, value):
     return True
 
 
-@njit(cache=True)
+@kernel
 def _hidden_singles(cand, value):
     """Reduce a cell to digit d where it is the only place left for d in some unit.
     Returns how many cells were reduced, or -1 on a contradiction: a digit with no place in a unit, or a cell
@@ -149,7 +144,7 @@ def _hidden_singles(cand, value):
     return reduced
 
 
-@njit(cache=True)
+@kernel
 def _union(cand, cells):
     digits = 0
     for cell in cells:
@@ -157,7 +152,7 @@ def _union(cand, cells):
     return digits
 
 
-@njit(cache=True)
+@kernel
 def _strike(cand, cells, digits):
     """Remove `digits` from the candidates of `cells`: how many cells changed, or -1 if one is left with none."""
     changed = 0
@@ -170,7 +165,7 @@ def _strike(cand, cells, digits):
     return changed
 
 
-@njit(cache=True)
+@kernel
 def _locked_candidates(cand):
     """Box-line interactions. If a digit's places in a box all lie on one line, the digit goes in that box's part of
     the line, so the rest of the line loses it (pointing); if its places on a line all lie in one box, the rest of
@@ -195,7 +190,7 @@ def _locked_candidates(cand):
     return changed
 
 
-@njit(cache=True)
+@kernel
 def _propagate(cand, value):
     """Apply the deductions to a fixed point, cheapest first. False if the state has no solution."""
     while True:
@@ -210,7 +205,7 @@ def _propagate(cand, value):
                 return reduced == 0
 
 
-@njit(cache=True)
+@kernel
 def _branch_cell(cand, value):
     """A blank cell with the fewest candidates, or -1 when none is blank. Among those, the one whose guesses reach
     furthest: each candidate it shares with a peer scores 1, or FORCING_WEIGHT where the peer has two candidates
@@ -228,7 +223,7 @@ def _branch_cell(cand, value):
     return best
 
 
-@njit(cache=True)
+@kernel
 def _next_digit(untried, scores):
     """The untried digit (a bit of `untried`) with the highest score (`scores`: 10 per cell, index = digit);
     on a tie the lowest digit, so equal scores give the plain order: lowest digit first."""
@@ -240,11 +235,12 @@ def _next_digit(untried, scores):
     return best_bit
 
 
-@njit(cache=True)
-def _analyse(givens, limit, solution, order):
+@kernel
+def _analyse(givens, limit, solution, order, max_guesses):
     """Search until `limit` solutions are found or none are left; the first goes to `solution`. At a branch the
     digits are tried by `order` (81, 10), highest first (all equal: lowest digit first).
-    Returns (solutions found, guesses). Level d of the stacks holds the state after the d-th guess in force."""
+    Returns (solutions found, guesses), or (-1, guesses) when the search would pass `max_guesses`.
+    Level d of the stacks holds the state after the d-th guess in force."""
     cand = np.empty((MAX_DEPTH + 1, CELLS), dtype=np.int32)
     value = np.zeros((MAX_DEPTH + 1, CELLS), dtype=np.uint8)
     branch_cell = np.empty(MAX_DEPTH + 1, dtype=np.int64)
@@ -271,6 +267,8 @@ def _analyse(givens, limit, solution, order):
             depth -= 1
         if depth == 0:
             break
+        if guesses >= max_guesses:
+            return -1, guesses
         digit_bit = _next_digit(untried[depth], order[branch_cell[depth]])
         untried[depth] ^= digit_bit
         for cell in range(CELLS):  # element loops, not slice assignments: those add seconds of compile time
@@ -282,13 +280,33 @@ def _analyse(givens, limit, solution, order):
     return count, guesses
 
 
-@njit(cache=True)
+@kernel
 def _analyse_batch(grids, limit, solutions, counts, guesses, orders):
     for i in range(grids.shape[0]):
-        counts[i], guesses[i] = _analyse(grids[i], limit, solutions[i], orders[i])
+        counts[i], guesses[i] = _analyse(grids[i], limit, solutions[i], orders[i], UNCAPPED)
 
 
-@njit(cache=True)
+def _analyse_all(grids, limit, solutions, counts, guesses, orders) -> None:
+    """`_analyse_batch`, as plain Python while the kernels' budget lasts (one propagation per search node:
+    1 + its guesses), then compiled from the first puzzle that would overrun it."""
+    kernels.use(0 if len(grids) <= kernels.plain_work_left() else len(grids))  # too many to start plain: compile
+    start = 0
+    while start < len(grids) and not kernels.compiled():
+        count, tried = _analyse(grids[start], limit, solutions[start], orders[start], kernels.plain_work_left() - 1)
+        if count < 0:
+            kernels.compile_all()  # this puzzle starts again, compiled (or, without numba, uncapped)
+            if not kernels.compiled():
+                count, tried = _analyse(grids[start], limit, solutions[start], orders[start], UNCAPPED)
+            else:
+                continue
+        counts[start], guesses[start] = count, tried
+        kernels.use(1 + tried)
+        start += 1
+    if start < len(grids):
+        _analyse_batch(grids[start:], limit, solutions[start:], counts[start:], guesses[start:], orders[start:])
+
+
+@kernel
 def _propagate_grid(givens, value, cand):
     """`_propagate` from a grid: fills `value` (the grid with every cell logic places) and `cand` (each cell's
     candidate mask). False on a contradiction."""
@@ -342,8 +360,9 @@ def analyse(grid, limit: int = 2, order=None) -> Analysis:
     the count. Default: lowest digit first."""
     givens = _as_grids(grid, single=True)[0]
     solution = np.zeros(CELLS, dtype=np.uint8)
-    count, guesses = _analyse(givens, _check_limit(limit), solution, _digit_order(order, 1)[0])
-    return Analysis(solution if count else None, int(count), int(guesses))
+    counts, guesses = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    _analyse_all(givens[None], _check_limit(limit), solution[None], counts, guesses, _digit_order(order, 1))
+    return Analysis(solution if counts[0] else None, int(counts[0]), int(guesses[0]))
 
 
 def solve(grid) -> np.ndarray | None:
@@ -368,7 +387,7 @@ def analyse_batch(grids, limit: int = 2, orders=None) -> tuple[np.ndarray, np.nd
     solutions = np.zeros_like(grids)
     counts = np.zeros(len(grids), dtype=np.int64)
     guesses = np.zeros(len(grids), dtype=np.int64)
-    _analyse_batch(grids, _check_limit(limit), solutions, counts, guesses, _digit_order(orders, len(grids)))
+    _analyse_all(grids, _check_limit(limit), solutions, counts, guesses, _digit_order(orders, len(grids)))
     return solutions, counts, guesses
 
 
@@ -380,6 +399,7 @@ def propagate(grid) -> tuple[np.ndarray, np.ndarray] | None:
     givens = _as_grids(grid, single=True)[0]
     value = np.zeros(CELLS, dtype=np.uint8)
     cand = np.zeros(CELLS, dtype=np.int32)  # the search's own type: one compiled `_propagate`
+    kernels.use(1)
     if not _propagate_grid(givens, value, cand):
         return None
     return value, (cand[:, None] >> np.arange(SIZE)) & 1 == 1
@@ -391,4 +411,5 @@ def branch_cell(grid, candidates) -> int:
     keep the exact search's tree and change only the digit order."""
     value = _as_grids(grid, single=True)[0]
     masks = (np.asarray(candidates, dtype=bool).reshape(CELLS, SIZE) << np.arange(SIZE)).sum(axis=1)
+    kernels.use(1)
     return int(_branch_cell(masks.astype(np.int32), value))
