@@ -2,7 +2,8 @@
 
 - `grid`: geometry (units, cell names) and rule checks, vectorised over batches;
 - `puzzles`: read and write puzzle files (line, grid, CSV); every problem names file, line and cause;
-- `solver`: the exact solver (numba bitmask search): solve, count solutions, rate;
+- `solver`: the exact solver (bitmask search): solve, count solutions, rate;
+- `kernels`: the solver's kernels, plain Python for a process's first few hundred propagations, then numba-compiled;
 - `checking`: the exact solver's verdict on puzzles (unique, several, none; guesses);
 - `logic`: logic rounds (singles, locked candidates) and the levels they grade (`LEVELS`);
 - `generate`: new unique puzzles of a level, from a seed;
