@@ -11,6 +11,8 @@ two AVX-512 FMA units of 16; say which the CPU has). `--profile` adds where one 
 
   python benchmarks/cpu_throughput.py                       # the default variants, a table on stdout
   python benchmarks/cpu_throughput.py --profile --steps 10  # and the profile
+  python benchmarks/cpu_throughput.py --only "batch 64, torch.compile" --model H_cycles=3 --model L_cycles=6 \
+      --model pair_width=32                                 # another model: any ModelConfig field
 
 Run it on an idle machine: another process on the cores halves what it measures. The data file only
 feeds the slots (its content does not change the cost of a step), so the committed sample serves.
@@ -58,18 +60,40 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--flop-per-cycle", type=int, default=64, help="fp32 FLOP per cycle per core (default 64)")
     parser.add_argument("--profile", action="store_true", help="also profile one thread at batch 64")
     parser.add_argument("--only", help="run the variants whose name contains this text")
+    parser.add_argument(
+        "--model", action="append", default=[], metavar="FIELD=VALUE", help="a ModelConfig field (else the recipe's)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a variant, as JSON: run inside its own process
     return parser.parse_args()
 
 
-def trainer_for(batch: int, compile_: bool):
-    """A Trainer of the `cpu` recipe at full depth (no depth curriculum), on the committed sample."""
+def model_fields(items: list[str]) -> dict:
+    """`--model FIELD=VALUE` items as ModelConfig fields (VALUE read as JSON where it is JSON); an unknown field
+    is refused here, before any variant starts."""
+    from sudoku_trm.model.config import ModelConfig
+
+    fields = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        if key not in ModelConfig.__dataclass_fields__:
+            raise SystemExit(f"error: --model {item}: ModelConfig has no field {key!r}")
+        try:
+            fields[key] = json.loads(text)
+        except json.JSONDecodeError:
+            fields[key] = text
+    return fields
+
+
+def trainer_for(batch: int, compile_: bool, model: dict | None = None):
+    """A Trainer of the `cpu` recipe (its model, or `model`'s fields on top) at full depth (no depth
+    curriculum), on the committed sample."""
     from sudoku_trm.training.recipes import configs
     from sudoku_trm.training.trainer import Trainer
 
     runs = tempfile.mkdtemp(prefix="cpu-throughput-")
     model_config, config = configs(
         "cpu",
+        model=model,
         train={
             "name": "bench",
             "runs_dir": runs,
@@ -95,7 +119,7 @@ def measure(spec: dict, steps: int, repeats: int, warmup: int) -> dict:
     from sudoku_trm.training.metrics import RunningMetrics
 
     torch.set_num_threads(spec["threads"])
-    trainer = trainer_for(spec["batch"], spec["compile"])
+    trainer = trainer_for(spec["batch"], spec["compile"], spec.get("model"))
     metrics = RunningMetrics(trainer.device)
     with FlopCounterMode(display=False) as counter, torch.compiler.set_stance("force_eager"):
         trainer.train_step(metrics)
@@ -111,7 +135,7 @@ def measure(spec: dict, steps: int, repeats: int, warmup: int) -> dict:
     return {"samples_per_s": statistics.median(rates), "flops_per_sample": flops, "rank": trainer.rank}
 
 
-def profile(steps: int) -> str:
+def profile(steps: int, model: dict) -> str:
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
@@ -119,7 +143,7 @@ def profile(steps: int) -> str:
     from sudoku_trm.training.metrics import RunningMetrics
 
     torch.set_num_threads(1)
-    trainer = trainer_for(64, False)
+    trainer = trainer_for(64, False, model)
     metrics = RunningMetrics(trainer.device)
     for _ in range(3):
         trainer.train_step(metrics)
@@ -131,7 +155,7 @@ def profile(steps: int) -> str:
 
 def run_variant(threads: int, processes: int, batch: int, compile_: bool, args: argparse.Namespace) -> dict:
     """The variant's figures: one process, `processes` DDP ranks, or (0) two independent runs at once."""
-    spec = json.dumps({"threads": threads, "batch": batch, "compile": compile_})
+    spec = json.dumps({"threads": threads, "batch": batch, "compile": compile_, "model": model_fields(args.model)})
     own = [str(Path(__file__).resolve()), "--one", spec, "--steps", str(args.steps)]
     own += ["--repeats", str(args.repeats), "--warmup", str(args.warmup)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
@@ -173,11 +197,17 @@ def main() -> None:
         return
     import torch
 
+    from sudoku_trm.training.recipes import configs
+
+    model = model_fields(args.model)
+    model_config = configs("cpu", model=model)[0]
     ghz = args.clock_ghz or clock_ghz()
     model_name = next(
         (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?"
     )
-    print("# CPU training throughput of the cpu recipe at full depth (2, 3), real Trainer.train_step")
+    depth = (model_config.H_cycles, model_config.L_cycles)
+    changed = f"; model fields set: {model}" if model else ""
+    print(f"# CPU training throughput of the cpu recipe at full depth {depth}, real Trainer.train_step{changed}")
     print(f"# {datetime.datetime.now().isoformat(timespec='minutes')}  {shlex.join([sys.executable, *sys.argv])}")
     print(f"# {model_name}, {os.cpu_count()} cores; torch {torch.__version__}")
     peak_core = ghz * args.flop_per_cycle
@@ -199,7 +229,7 @@ def main() -> None:
         )
     if args.profile:
         print("\n## Where one thread's time goes (batch 64, torch.profiler, ops by self CPU time)\n")
-        print("```\n" + profile(args.steps) + "\n```")
+        print("```\n" + profile(args.steps, model) + "\n```")
 
 
 if __name__ == "__main__":
