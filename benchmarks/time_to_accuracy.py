@@ -65,6 +65,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue runs/<name>/ (its clock too)")
     parser.add_argument("--init-from", help="start from an exported model")
     parser.add_argument("--export", type=Path, help="write the EMA weights here at the end")
+    parser.add_argument(
+        "--export-marks",
+        type=Path,
+        help="also export the EMA at every score, to DIR/<name>-<minutes>min (a mark that beats weights/ can ship)",
+    )
     parser.add_argument("--out", type=Path, help="append each score as a JSON line here")
     return parser.parse_args()
 
@@ -149,6 +154,8 @@ def main() -> None:
                 f"{p.name} {row[p.name]['alone']['exact']:.0%}/{row[p.name]['commit']['exact']:.0%}" for p in sets
             )
             print(f"[{trained / 60:6.1f} min, step {trainer.step}] exact alone/commit: {cells}", flush=True)
+            if args.export_marks:
+                trainer.export(args.export_marks / f"{name}-{trained / 60:05.1f}min")
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 with args.out.open("a") as handle:
