@@ -70,17 +70,15 @@ def parse_args() -> argparse.Namespace:
 def model_fields(items: list[str]) -> dict:
     """`--model FIELD=VALUE` items as ModelConfig fields (VALUE read as JSON where it is JSON); an unknown field
     is refused here, before any variant starts."""
+    from time_to_accuracy import setting
+
     from sudoku_trm.model.config import ModelConfig
 
     fields = {}
     for item in items:
-        key, _, text = item.partition("=")
+        key, fields[key] = setting(item)
         if key not in ModelConfig.__dataclass_fields__:
             raise SystemExit(f"error: --model {item}: ModelConfig has no field {key!r}")
-        try:
-            fields[key] = json.loads(text)
-        except json.JSONDecodeError:
-            fields[key] = text
     return fields
 
 
@@ -153,9 +151,11 @@ def profile(steps: int, model: dict) -> str:
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40)
 
 
-def run_variant(threads: int, processes: int, batch: int, compile_: bool, args: argparse.Namespace) -> dict:
+def run_variant(
+    threads: int, processes: int, batch: int, compile_: bool, model: dict, args: argparse.Namespace
+) -> dict:
     """The variant's figures: one process, `processes` DDP ranks, or (0) two independent runs at once."""
-    spec = json.dumps({"threads": threads, "batch": batch, "compile": compile_, "model": model_fields(args.model)})
+    spec = json.dumps({"threads": threads, "batch": batch, "compile": compile_, "model": model})
     own = [str(Path(__file__).resolve()), "--one", spec, "--steps", str(args.steps)]
     own += ["--repeats", str(args.repeats), "--warmup", str(args.warmup)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
@@ -218,7 +218,7 @@ def main() -> None:
     for name, threads, processes, batch, compile_ in VARIANTS:
         if args.only and args.only not in name:
             continue
-        figures = run_variant(threads, processes, batch, compile_, args)
+        figures = run_variant(threads, processes, batch, compile_, model, args)
         cores = threads * max(processes, 1) * (2 if processes == 0 else 1)
         gflops = figures["samples_per_s"] * figures["flops_per_sample"] / 1e9
         peak = cores * ghz * args.flop_per_cycle

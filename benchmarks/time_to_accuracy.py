@@ -82,13 +82,19 @@ def overrides(args: argparse.Namespace) -> tuple[dict, dict]:
     if args.hidden_size:
         model["hidden_size"] = args.hidden_size
     for item in args.set:
-        key, _, text = item.partition("=")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        (model if key in model_fields else train)[key] = tuple(value) if isinstance(value, list) else value
+        key, value = setting(item)
+        (model if key in model_fields else train)[key] = value
     return model, train
+
+
+def setting(item: str) -> tuple[str, object]:
+    """A `FIELD=VALUE` option: VALUE read as JSON where it is JSON (a list as a tuple), else as text."""
+    key, _, text = item.partition("=")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    return key, tuple(value) if isinstance(value, list) else value
 
 
 def dev_sets(limit: int) -> list[PuzzleSet]:

@@ -13,70 +13,82 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
 PLAIN_WORK = 500  # propagations a process runs as plain Python before compiling pays (~0.3 s of them)
 
 Function = TypeVar("Function", bound=Callable)
+Key = tuple[str, str]  # (module, name) of a kernel
 
-_kernels: dict[str, list[str]] = {}  # module -> names of its kernels, in definition order
-_plain: dict[tuple[str, str], Callable] = {}  # (module, name) -> the plain Python function
-_compiled: dict[tuple[str, str], Callable] = {}  # (module, name) -> its numba dispatcher, made once per process
-_state = {"compiled": False, "left": PLAIN_WORK}
+
+@dataclass
+class _State:
+    compiled: bool = False
+    left: int = PLAIN_WORK  # propagations still to run as plain Python
+
+
+_plain: dict[Key, Callable] = {}  # every kernel's plain Python function, in definition order
+_compiled: dict[Key, Callable] = {}  # its numba dispatcher, made once per process
+_state = _State()
 
 
 def kernel(function: Function) -> Function:
     """Mark a module-level function as a kernel: plain Python now, numba-compiled (cached on disk) once
     `compile_all` runs. Kernels call each other through their modules' globals, which `compile_all` rebinds."""
-    _kernels.setdefault(function.__module__, []).append(function.__name__)
     _plain[(function.__module__, function.__name__)] = function
     return function
 
 
 def compiled() -> bool:
     """The kernels are numba's compiled versions now."""
-    return bool(_state["compiled"])
+    return _state.compiled
 
 
 def plain_work_left() -> int:
     """Propagations still to run as plain Python before compiling; 0 once compiled."""
-    return 0 if _state["compiled"] else int(_state["left"])
+    return 0 if _state.compiled else _state.left
 
 
 def use(work: int) -> None:
     """About to run `work` propagations' worth of kernel calls: spend them as plain Python, or compile first
     where the budget left cannot cover them (a big batch compiles at once)."""
-    if _state["compiled"]:
+    if _state.compiled:
         return
-    if work > int(_state["left"]):
+    if work > _state.left:
         compile_all()
     else:
-        _state["left"] = int(_state["left"]) - work
-        if _state["left"] <= 0:
+        _state.left -= work
+        if _state.left <= 0:
             compile_all()
 
 
 def compile_all() -> bool:
     """Swap every kernel for its numba version, in every module that holds it (a kernel imported by name into
     another kernel module included); True once compiled, False without numba (the kernels stay Python)."""
-    if _state["compiled"]:
+    if _state.compiled:
         return True
     try:
         from numba import njit
     except ImportError:
-        _state["left"] = sys.maxsize  # nothing to compile: never ask again
+        _state.left = sys.maxsize  # nothing to compile: never ask again
         return False
     for key, plain_function in _plain.items():
         if key not in _compiled:
             _compiled[key] = njit(cache=True)(plain_function)
     _rebind({id(_plain[key]): _compiled[key] for key in _plain})
-    _state["compiled"] = True
+    _state.compiled = True
     return True
+
+
+def _bound() -> dict[Key, Callable]:
+    """What each kernel's name is bound to in its module now: the plain function or the dispatcher."""
+    return {(module, name): vars(sys.modules[module])[name] for module, name in _plain}
 
 
 def _rebind(swap: dict[int, Callable]) -> None:
     """Replace, in every kernel module, each global that is a key of `swap` (by identity) by its value."""
-    for module_name in _kernels:
+    for module_name in {module for module, _ in _plain}:
         namespace = vars(sys.modules[module_name])
         for name, value in list(namespace.items()):
             if id(value) in swap:
@@ -87,17 +99,12 @@ def _rebind(swap: dict[int, Callable]) -> None:
 def plain(work: int = PLAIN_WORK) -> Iterator[None]:
     """For tests: the kernels as plain Python with a fresh budget of `work`, as a new process has them;
     afterwards the previous state (compiled or not, the budget) comes back."""
-    before = dict(_state)
-    kernels_now = {
-        (module, name): vars(sys.modules[module])[name] for module, names in _kernels.items() for name in names
-    }
-    _rebind({id(now): _plain[key] for key, now in kernels_now.items()})
-    _state.update(compiled=False, left=work)
+    global _state
+    before, kernels_before = _state, _bound()
+    _rebind({id(now): _plain[key] for key, now in kernels_before.items()})
+    _state = _State(compiled=False, left=work)
     try:
         yield
     finally:
-        current = {
-            (module, name): vars(sys.modules[module])[name] for module, names in _kernels.items() for name in names
-        }
-        _rebind({id(now): kernels_now[key] for key, now in current.items()})
-        _state.update(before)
+        _rebind({id(now): kernels_before[key] for key, now in _bound().items()})
+        _state = before

@@ -289,16 +289,14 @@ def _analyse_batch(grids, limit, solutions, counts, guesses, orders):
 def _analyse_all(grids, limit, solutions, counts, guesses, orders) -> None:
     """`_analyse_batch`, as plain Python while the kernels' budget lasts (one propagation per search node:
     1 + its guesses), then compiled from the first puzzle that would overrun it."""
-    kernels.use(0 if len(grids) <= kernels.plain_work_left() else len(grids))  # too many to start plain: compile
+    if len(grids) > kernels.plain_work_left():  # more searches than the budget has propagations
+        kernels.compile_all()
     start = 0
     while start < len(grids) and not kernels.compiled():
         count, tried = _analyse(grids[start], limit, solutions[start], orders[start], kernels.plain_work_left() - 1)
-        if count < 0:
-            kernels.compile_all()  # this puzzle starts again, compiled (or, without numba, uncapped)
-            if not kernels.compiled():
-                count, tried = _analyse(grids[start], limit, solutions[start], orders[start], UNCAPPED)
-            else:
-                continue
+        if count < 0:  # this puzzle starts again: compiled, or without numba as Python under a budget without end
+            kernels.compile_all()
+            continue
         counts[start], guesses[start] = count, tried
         kernels.use(1 + tried)
         start += 1
