@@ -149,6 +149,35 @@ def test_the_hand_off_costs_exactly_the_exact_solvers_own_guesses_on_hard_puzzle
     assert (result.committed == 0).all()  # nothing the model committed stands on the finish's path
 
 
+def unsure_and_wrong(grids: torch.Tensor):
+    """Every blank filled with its lowest legal digit, none sure: each call stalls, and the search guesses."""
+    answers, sure = confidently_wrong(grids)
+    return answers, ~sure
+
+
+@pytest.mark.parametrize("budget", [1, 2, 4])
+def test_no_guess_follows_a_puzzles_last_call(shared_sample, budget):
+    """A guess sets up the next call; after the last one (budget spent) it would only add to the guesses: the
+    search makes none there, and the exact solver finishes with its own guesses, no more."""
+    hard = load_puzzle_set(shared_sample / "hard_dev.csv").subset(np.arange(6))
+    events, result = drain(search_steps(Scripted(unsure_and_wrong), hard.questions, SearchConfig(budget=budget)))
+    guesses = [e for e in events if isinstance(e, Move) and e.kind == "guess"]
+    assert guesses == [] if budget == 1 else guesses  # with calls to follow, a stall still branches
+    assert all(move.calls < budget for move in guesses)
+    assert result.guesses.sum() == len(guesses)
+    assert result.found == [EXACT_SOLVER] * len(hard) and result.valid.all()
+    own = np.array([solver.analyse(q, limit=1).guesses for q in hard.questions])
+    assert (result.solver_guesses == own).all()
+
+
+def test_no_guess_follows_the_call_that_spends_the_time_limit(shared_sample, monkeypatch):
+    hard = load_puzzle_set(shared_sample / "hard_dev.csv").subset(np.arange(3))
+    config = SearchConfig(budget=8, time_limit=1e-12)  # any call spends it
+    result = solve_searched(Scripted(unsure_and_wrong), hard.questions, config)
+    assert (result.calls == 1).all() and (result.guesses == 0).all()
+    assert result.timed_out.all() and result.found == [EXACT_SOLVER] * len(hard)
+
+
 @pytest.mark.parametrize("branch", ["surest", "fewest"])
 def test_no_answer_that_breaks_a_rule_is_reported_valid(medium, branch):
     result = solve_searched(Scripted(confidently_wrong), medium.questions, SearchConfig(budget=3, branch=branch))

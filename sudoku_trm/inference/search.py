@@ -24,6 +24,9 @@ time of the batches it ran in. A puzzle that has spent either is finished by the
 puzzle as posed, so the hand-off never costs more guesses than the exact solver alone: from the
 search's node, a wrong commit or guess in force made the exact search prove a dead subtree first (273
 guesses against 73 on forum-hardest puzzles); the puzzle itself always has a solution when it is valid.
+After a puzzle's last call (its budget or time spent) the search still commits and lets logic run, which
+cost no guess, but makes no guess: a guess is there to set up the next call, so one no call follows would
+only add to the puzzle's guesses (one a hard puzzle under `solve`'s time limit).
 Every final answer is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
 model's batches, so one hard puzzle does not hold up the others' calls.
 
@@ -242,8 +245,14 @@ class _Puzzle:
     seconds: float = 0.0  # model time: the puzzle's share of each batch it ran in
     state: tuple[np.ndarray, np.ndarray] | None = None  # (y, z) where its last call ended (warm starts)
     timed_out: bool = False
+    last_call: bool = False  # no model call can follow the current one: no guess either (`_NoCallLeft`)
     model_answer: np.ndarray | None = None  # the last call's answer and confidence
     confidence: np.ndarray | None = None
+
+
+class _NoCallLeft(Exception):
+    """A guess was due after the puzzle's last call: the puzzle stays open where it stands, and the budget
+    check that starts the next round hands it to the exact solver."""
 
 
 class _Search:
@@ -256,8 +265,15 @@ class _Search:
     def _move(self, row: int, state: _Puzzle, kind: str, grid, cells, cell: int = -1, digit: int = 0) -> None:
         self.moves.append(Move(row, kind, grid.copy(), cells, len(state.stack), state.calls, cell, digit))
 
-    def after_call(self, row: int, state: _Puzzle, answer, confidence, probabilities) -> None:
-        """The model has run on the puzzle's node: end, commit, or branch."""
+    def after_call(self, row: int, state: _Puzzle, answer, confidence, probabilities, last: bool = False) -> None:
+        """The model has run on the puzzle's node: end, commit, or branch; after its `last` call, no guess."""
+        state.last_call = last
+        try:
+            self._respond(row, state, answer, confidence, probabilities)
+        except _NoCallLeft:
+            pass
+
+    def _respond(self, row: int, state: _Puzzle, answer, confidence, probabilities) -> None:
         state.answer = state.model_answer = answer
         state.confidence = confidence
         if valid_solutions(state.puzzle, answer)[0]:
@@ -340,6 +356,8 @@ class _Search:
         return self._guess(row, state)
 
     def _guess(self, row: int, state: _Puzzle) -> np.ndarray:
+        if state.last_call:
+            raise _NoCallLeft
         frame = state.stack[-1]
         digit = frame.untried.pop(0)
         state.guesses += 1
@@ -437,11 +455,14 @@ def search_steps(
     search = _Search(config)
     single: Solutions | None = None
     seconds, call = 0.0, 0
+
+    def out_of_time(state: _Puzzle) -> bool:
+        return config.time_limit is not None and state.seconds >= config.time_limit
+
     while True:
         for row, state in enumerate(states):
-            out_of_time = config.time_limit is not None and state.seconds >= config.time_limit
-            if state.open and (state.calls >= config.budget or out_of_time):
-                search.exact_finish(row, state, timed_out=out_of_time and state.calls < config.budget)
+            if state.open and (state.calls >= config.budget or out_of_time(state)):
+                search.exact_finish(row, state, timed_out=out_of_time(state) and state.calls < config.budget)
         yield from _drain(search.moves)
         rows = np.array([row for row, state in enumerate(states) if state.open], dtype=np.int64)
         if not len(rows):
@@ -472,7 +493,8 @@ def search_steps(
             state = states[row]
             state.calls += 1
             state.steps += int(result.steps[j])
-            search.after_call(int(row), state, result.answers[j], result.confidence[j], result.probabilities[j])
+            last = state.calls >= config.budget or out_of_time(state)
+            search.after_call(int(row), state, result.answers[j], result.confidence[j], result.probabilities[j], last)
         yield from _drain(search.moves)
     assert single is not None
     return _collect(puzzles, states, single, seconds, config)
