@@ -162,7 +162,7 @@ def test_no_guess_follows_a_puzzles_last_call(shared_sample, budget):
     hard = load_puzzle_set(shared_sample / "hard_dev.csv").subset(np.arange(6))
     events, result = drain(search_steps(Scripted(unsure_and_wrong), hard.questions, SearchConfig(budget=budget)))
     guesses = [e for e in events if isinstance(e, Move) and e.kind == "guess"]
-    assert guesses == [] if budget == 1 else guesses  # with calls to follow, a stall still branches
+    assert bool(guesses) == (budget > 1)  # with calls to follow, a stall still branches
     assert all(move.calls < budget for move in guesses)
     assert result.guesses.sum() == len(guesses)
     assert result.found == [EXACT_SOLVER] * len(hard) and result.valid.all()
@@ -170,7 +170,7 @@ def test_no_guess_follows_a_puzzles_last_call(shared_sample, budget):
     assert (result.solver_guesses == own).all()
 
 
-def test_no_guess_follows_the_call_that_spends_the_time_limit(shared_sample, monkeypatch):
+def test_no_guess_follows_the_call_that_spends_the_time_limit(shared_sample):
     hard = load_puzzle_set(shared_sample / "hard_dev.csv").subset(np.arange(3))
     config = SearchConfig(budget=8, time_limit=1e-12)  # any call spends it
     result = solve_searched(Scripted(unsure_and_wrong), hard.questions, config)

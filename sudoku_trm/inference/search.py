@@ -25,8 +25,8 @@ puzzle as posed, so the hand-off never costs more guesses than the exact solver 
 search's node, a wrong commit or guess in force made the exact search prove a dead subtree first (273
 guesses against 73 on forum-hardest puzzles); the puzzle itself always has a solution when it is valid.
 After a puzzle's last call (its budget or time spent) the search still commits and lets logic run, which
-cost no guess, but makes no guess: a guess is there to set up the next call, so one no call follows would
-only add to the puzzle's guesses (one a hard puzzle under `solve`'s time limit).
+cost no guess, but makes no guess: a guess is there to set up the next call, so one that no call follows
+would only add to the puzzle's guesses (a hard puzzle under `solve`'s time limit paid one).
 Every final answer is judged by the exact check (`valid`), never assumed. Unfinished puzzles of every batch share the
 model's batches, so one hard puzzle does not hold up the others' calls.
 
@@ -245,13 +245,12 @@ class _Puzzle:
     seconds: float = 0.0  # model time: the puzzle's share of each batch it ran in
     state: tuple[np.ndarray, np.ndarray] | None = None  # (y, z) where its last call ended (warm starts)
     timed_out: bool = False
-    last_call: bool = False  # no model call can follow the current one: no guess either (`_NoCallLeft`)
     model_answer: np.ndarray | None = None  # the last call's answer and confidence
     confidence: np.ndarray | None = None
 
 
 class _NoCallLeft(Exception):
-    """A guess was due after the puzzle's last call: the puzzle stays open where it stands, and the budget
+    """A guess was due after the puzzle's last call: the puzzle stays open where it stands, and the `spent`
     check that starts the next round hands it to the exact solver."""
 
 
@@ -265,9 +264,15 @@ class _Search:
     def _move(self, row: int, state: _Puzzle, kind: str, grid, cells, cell: int = -1, digit: int = 0) -> None:
         self.moves.append(Move(row, kind, grid.copy(), cells, len(state.stack), state.calls, cell, digit))
 
-    def after_call(self, row: int, state: _Puzzle, answer, confidence, probabilities, last: bool = False) -> None:
-        """The model has run on the puzzle's node: end, commit, or branch; after its `last` call, no guess."""
-        state.last_call = last
+    def out_of_time(self, state: _Puzzle) -> bool:
+        return self.config.time_limit is not None and state.seconds >= self.config.time_limit
+
+    def spent(self, state: _Puzzle) -> bool:
+        """No model call can follow: the puzzle's budget or its time is spent."""
+        return state.calls >= self.config.budget or self.out_of_time(state)
+
+    def after_call(self, row: int, state: _Puzzle, answer, confidence, probabilities) -> None:
+        """The model has run on the puzzle's node: end, commit, or branch; after its last call, no guess."""
         try:
             self._respond(row, state, answer, confidence, probabilities)
         except _NoCallLeft:
@@ -356,7 +361,7 @@ class _Search:
         return self._guess(row, state)
 
     def _guess(self, row: int, state: _Puzzle) -> np.ndarray:
-        if state.last_call:
+        if self.spent(state):
             raise _NoCallLeft
         frame = state.stack[-1]
         digit = frame.untried.pop(0)
@@ -455,14 +460,10 @@ def search_steps(
     search = _Search(config)
     single: Solutions | None = None
     seconds, call = 0.0, 0
-
-    def out_of_time(state: _Puzzle) -> bool:
-        return config.time_limit is not None and state.seconds >= config.time_limit
-
     while True:
         for row, state in enumerate(states):
-            if state.open and (state.calls >= config.budget or out_of_time(state)):
-                search.exact_finish(row, state, timed_out=out_of_time(state) and state.calls < config.budget)
+            if state.open and search.spent(state):
+                search.exact_finish(row, state, timed_out=search.out_of_time(state) and state.calls < config.budget)
         yield from _drain(search.moves)
         rows = np.array([row for row, state in enumerate(states) if state.open], dtype=np.int64)
         if not len(rows):
@@ -493,8 +494,7 @@ def search_steps(
             state = states[row]
             state.calls += 1
             state.steps += int(result.steps[j])
-            last = state.calls >= config.budget or out_of_time(state)
-            search.after_call(int(row), state, result.answers[j], result.confidence[j], result.probabilities[j], last)
+            search.after_call(int(row), state, result.answers[j], result.confidence[j], result.probabilities[j])
         yield from _drain(search.moves)
     assert single is not None
     return _collect(puzzles, states, single, seconds, config)
