@@ -40,6 +40,7 @@ from sudoku_trm.model.config import ModelConfig
 from sudoku_trm.model.devices import autocast_for, resolve_device
 from sudoku_trm.model.trm import TRM, Carry
 from sudoku_trm.model.weights import export_weights, load_weights
+from sudoku_trm.model.widen import widened_state
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_sets
 from sudoku_trm.training import distributed
 from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -128,15 +129,19 @@ RUN_SETTINGS = ("H_cycles", "L_cycles", "halt_max_steps", "halt_exploration_prob
 # What a run may add to an export trained without it (0 there): new tensors whose output starts at zero, so
 # the grown model computes what the export did until training moves them.
 GROWN_SETTINGS = ("pair_width",)
+# What a run may make larger than the export's: model/widen.py maps the export onto it, the same function.
+WIDENED_SETTINGS = ("hidden_size",)
 
 
 def exported_state(directory: Path, model: TRM, log: Callable[[str], None] = print) -> dict[str, Tensor]:
     """The weights of an exported model (its EMA) for `model`, refused unless it was built from the same config
-    (RUN_SETTINGS may differ, and GROWN_SETTINGS be added: each one is logged). Added tensors keep `model`'s
-    own initial values."""
+    (RUN_SETTINGS may differ, GROWN_SETTINGS be added and WIDENED_SETTINGS grow: each one is logged). Added
+    tensors keep `model`'s own initial values."""
     exported = load_weights(directory)
     model_config = model.config
+    widened = exported.config.hidden_size < model_config.hidden_size
     adopted = {f: getattr(model_config, f) for f in RUN_SETTINGS}
+    adopted |= {f: getattr(model_config, f) for f in WIDENED_SETTINGS if widened}
     adopted |= {f: getattr(model_config, f) for f in GROWN_SETTINGS if not getattr(exported.config, f)}
     as_run = dataclasses.replace(exported.config, **adopted)
     if as_run != model_config:
@@ -146,12 +151,19 @@ def exported_state(directory: Path, model: TRM, log: Callable[[str], None] = pri
             f"this run trains {field} {getattr(model_config, field)!r}"
         )
     state = exported.state_dict()
+    if widened:  # before any grown tensors are added, so those take the run's own initial values
+        try:
+            state = widened_state(exported, model)
+        except ValueError as problem:
+            raise UserError(f"{directory}: {problem}") from None
     for field in adopted:
         before, now = getattr(exported.config, field), getattr(model_config, field)
         if before == now:
             continue
         if field in RUN_SETTINGS:
             log(f"{directory}: trained with {field} {before!r}, this run trains {field} {now!r} (same weights)")
+        elif field in WIDENED_SETTINGS:
+            log(f"{directory}: trained with {field} {before!r}, this run widens it to {now!r} (the same function)")
         else:
             added = {name: value for name, value in model.state_dict().items() if name not in state}
             state |= added
