@@ -53,6 +53,18 @@ class Scripted(StandIn):
         return carry, logits, torch.full((len(inputs),), 10.0)
 
 
+class Unhurried(Scripted):
+    """`rule`'s answer every step, never halting: a call runs to its step limit unless it settles."""
+
+    def __init__(self, rule, horizon: int):
+        super().__init__(rule)
+        self.config = type(self.config)(hidden_size=8, halt_max_steps=horizon, puzzle_emb_len=1)
+
+    def forward(self, carry, inputs):
+        carry, logits, _ = super().forward(carry, inputs)
+        return carry, logits, torch.full((len(inputs),), -10.0)
+
+
 def solved_or_ones(grid: np.ndarray) -> np.ndarray:
     """The grid's solution, or (a node with none) every blank filled with 1."""
     found = solver.solve(grid.astype(np.uint8))

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import torch
 from conftest import PUZZLES, at, grid_with
-from scripted_models import SURE, Scripted, StandIn, always_right, drain, first_wave
+from scripted_models import SURE, Scripted, StandIn, Unhurried, always_right, drain, first_wave
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import app
 from sudoku_trm.inference import commit as commit_module
+from sudoku_trm.inference import engine as engine_module
 from sudoku_trm.inference import search as search_module
 from sudoku_trm.inference.commit import solve_committed, sure_cells
-from sudoku_trm.inference.engine import InferenceConfig
+from sudoku_trm.inference.engine import InferenceConfig, finish, solve_steps
 from sudoku_trm.inference.search import (
     COMMIT_DECODING,
     EXACT_SOLVER,
@@ -113,16 +114,42 @@ MIXED = [alone, alone, waves, guessing_once, never_sure, alone]
 MIXED_BUDGET = 10
 
 
+class SteppedClock:
+    """The engine's clock (its `time` module), which moves only while the model runs: each model step takes
+    `seconds`, whatever the machine's load."""
+
+    def __init__(self, seconds: float):
+        self.now, self.seconds = 0.0, seconds
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+class Clocked:
+    """A model whose every step moves `clock` on by its `seconds`; anything else goes to the model."""
+
+    def __init__(self, model, clock: SteppedClock):
+        self.model, self.clock = model, clock
+
+    def __call__(self, *args, **kwargs):
+        self.clock.now += self.clock.seconds
+        return self.model(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
 def timed(module, monkeypatch, seconds: float) -> list[int]:
-    """Every engine run of `module` reports `seconds` of model work; returns the list of rows each run had."""
+    """Every model step run through `module`'s engine takes `seconds` (the stand-ins run one step a call);
+    returns the list of rows each engine run had."""
     real = module.solve_steps
+    clock = SteppedClock(seconds)
+    monkeypatch.setattr(engine_module, "time", clock)
     runs: list[int] = []
 
     def run(model, grids, config, *start):
         runs.append(len(grids))
-        result = yield from real(model, grids, config, *start)
-        result.seconds = seconds
-        return result
+        return (yield from real(Clocked(model, clock), grids, config, *start))
 
     monkeypatch.setattr(module, "solve_steps", run)
     return runs
@@ -425,6 +452,62 @@ def test_each_puzzle_pays_its_share_of_its_batch_until_the_time_limit(very_hard,
     assert ends[0].describe() == "time limit reached: the exact solver finishes"
     assert result.note(2).startswith("finished by the exact solver after 2 model calls (the time limit)")
     assert result.record(2)["time_limit_reached"] and result.record(2)["model_calls"] == 2
+
+
+def test_a_call_stops_at_the_step_that_spends_the_time_limit(very_hard, monkeypatch):
+    """Each step takes 0.25 s, shared by the puzzles it ran. Alone, a puzzle with 1 s stops after 4 of its 16
+    steps, not halted; one that spent 0.5 s before stops after 4 steps at 0.125 s, the other then runs alone
+    and stops after 6. `steps` (exactly so many) ignores the limit, as it ignores settling."""
+    clock = SteppedClock(0.25)
+    monkeypatch.setattr(engine_module, "time", clock)
+    model = Clocked(Unhurried(never_helps, horizon=16), clock)
+    grids = very_hard.questions[:2]
+    result = finish(solve_steps(model, grids[:1], InferenceConfig(time_limit=1.0)))
+    assert result.steps.tolist() == [4] and not result.halted.any() and result.puzzle_seconds.tolist() == [1.0]
+    result = finish(solve_steps(model, grids, InferenceConfig(time_limit=1.0), None, np.array([0.5, 0.0])))
+    assert result.steps.tolist() == [4, 6] and result.puzzle_seconds.tolist() == [1.0, 1.0]
+    assert result.seconds == pytest.approx(6 * 0.25)
+    assert finish(solve_steps(model, grids, InferenceConfig())).steps.tolist() == [16, 16]
+    assert finish(solve_steps(model, grids, InferenceConfig(steps=16, time_limit=1.0))).steps.tolist() == [16, 16]
+    with pytest.raises(ValueError, match="time limit"):
+        InferenceConfig(time_limit=0.0)
+
+
+def test_the_time_limit_cuts_the_first_call_short(very_hard, monkeypatch):
+    """`solve`'s time limit is a limit: a puzzle the model cannot solve hands over to the exact solver when
+    its time is spent, not after the 16 steps its first call would take."""
+    timed(search_module, monkeypatch, 0.25)
+    config = SearchConfig(budget=16, time_limit=1.0)
+    result = solve_searched(Unhurried(never_helps, horizon=16), very_hard.questions[:1], config)
+    assert result.calls.tolist() == [1] and result.solutions.steps.tolist() == [4]
+    assert result.timed_out.all() and result.found == [EXACT_SOLVER] and result.guesses.tolist() == [0]
+    assert result.valid.all()
+
+
+class HaltsOnFirst(Unhurried):
+    """Unhurried, but it halts at once on the nodes of the first of `puzzles` (the one its rule solves)."""
+
+    def __init__(self, puzzles: np.ndarray, horizon: int):
+        super().__init__(per_puzzle(puzzles, [alone, lambda g, p: never_helps(g)]), horizon)
+        self.first = puzzles[0]
+
+    def forward(self, carry, inputs):
+        carry, logits, halt = super().forward(carry, inputs)
+        grids = from_tokens(inputs).numpy()
+        first = torch.from_numpy((grids[:, self.first > 0] == self.first[self.first > 0]).all(1))
+        return carry, logits, torch.where(first, 10.0, halt)
+
+
+def test_a_puzzle_that_leaves_the_batch_pays_only_for_the_steps_it_ran(easy, very_hard, monkeypatch):
+    """Step 1 (0.25 s) is shared by both puzzles; the first halts, the second runs on alone at 0.25 s a step
+    and spends its 1 s after 5 steps (0.125 + 4 x 0.25), ending its first call. Split evenly, the call's
+    1.25 s would have charged it 0.625 s and left it a second call."""
+    timed(search_module, monkeypatch, 0.25)
+    puzzles = np.stack([easy.questions[0], very_hard.questions[0]])
+    result = solve_searched(HaltsOnFirst(puzzles, horizon=16), puzzles, SearchConfig(budget=16, time_limit=1.0))
+    assert result.found == [MODEL_ALONE, EXACT_SOLVER] and result.valid.all()
+    assert result.calls.tolist() == [1, 1] and result.solutions.steps.tolist() == [1, 5]
+    assert result.timed_out.tolist() == [False, True]
 
 
 def test_the_budget_that_runs_out_first_is_the_one_named(very_hard, monkeypatch):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import PUZZLES
-from scripted_models import Scripted, always_right, drain, first_wave
+from scripted_models import Scripted, Unhurried, always_right, drain, first_wave
 from typer.testing import CliRunner
 
 from sudoku_trm.cli import app
@@ -416,18 +416,6 @@ def test_commits_that_logic_carries_to_the_end_are_commit_decoding(very_hard):
         made = sum(m.row == row for m in commits)
         assert made == result.committed[row] and result.calls[row] - 1 <= made <= result.calls[row]
     assert (result.calls > 1).all()
-
-
-class Unhurried(Scripted):
-    """`rule`'s answer every step, never halting: a call runs to its step limit unless it settles."""
-
-    def __init__(self, rule, horizon: int):
-        super().__init__(rule)
-        self.config = type(self.config)(hidden_size=8, halt_max_steps=horizon, puzzle_emb_len=1)
-
-    def forward(self, carry, inputs):
-        carry, logits, _ = super().forward(carry, inputs)
-        return carry, logits, torch.full((len(inputs),), -10.0)
 
 
 @pytest.mark.parametrize("settle", [1, 2, 3])

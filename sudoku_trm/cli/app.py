@@ -341,8 +341,9 @@ FILES_HELP = "line, grid or CSV form; - reads stdin"
     effort="auto",
     time_limit=SOLVE_TIME_LIMIT,
     helps={
-        "time_limit": "--effort search: model time per puzzle (its share of each batch) before the exact solver "
-        f"finishes, besides --budget (default {SOLVE_TIME_LIMIT:g} s; eval has none)."
+        "time_limit": "--effort search: model time per puzzle (its share of each step it runs in; a call stops at "
+        f"the step that spends it) before the exact solver finishes, besides --budget (default {SOLVE_TIME_LIMIT:g} s; "
+        "eval has none)."
     },
 )
 def solve(

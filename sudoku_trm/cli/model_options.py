@@ -141,8 +141,8 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
             "--time-limit",
             min=0.001,
             metavar="SECONDS",
-            help="--effort search: model time per puzzle (its share of each batch) before the exact solver "
-            "finishes, besides --budget (default: none).",
+            help="--effort search: model time per puzzle (its share of each step it runs in; a call stops at the "
+            "step that spends it) before the exact solver finishes, besides --budget (default: none).",
         ),
     ),
     ("batch_size", int, typer.Option(ModelOptions.batch_size, "--batch-size", min=1, help="Puzzles per model batch.")),

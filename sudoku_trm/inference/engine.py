@@ -39,10 +39,13 @@ class InferenceConfig:
     probabilities: bool = False  # keep every digit's probability at each puzzle's last step (guided search's order)
     settle: int | None = None  # also stop a puzzle whose answer has not changed for this many steps in a row
     keep_state: bool = False  # keep each puzzle's recursive state (y, z) at its last step (a later run's start)
+    time_limit: float | None = None  # also stop a puzzle once its share of the engine's time reaches this (seconds)
 
     def __post_init__(self) -> None:
         if self.settle is not None and self.settle < 1:
             raise ValueError(f"settle must be at least 1 step, got {self.settle}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"the time limit must be positive, got {self.time_limit}")
 
     def step_limit(self, model: TRM) -> int:
         limit = self.steps or self.max_steps or model.config.halt_max_steps
@@ -71,6 +74,7 @@ class Solutions:
     state: tuple[np.ndarray, np.ndarray] | None = (
         None  # (y, z), (N, L, hidden) float32 each, at the last step (on request)
     )
+    puzzle_seconds: np.ndarray | None = None  # (N,) float64: each puzzle's share of the engine's time, with its past
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -94,6 +98,7 @@ class Solutions:
             pick(self.pass_confidence),
             pick(self.probabilities),
             None if self.state is None else (self.state[0][rows], self.state[1][rows]),
+            pick(self.puzzle_seconds),
         )
 
     @staticmethod
@@ -116,6 +121,7 @@ class Solutions:
         passes = all(p.pass_answers is not None for p in parts)
         probabilities = all(p.probabilities is not None for p in parts)
         states = all(p.state is not None for p in parts)
+        timed = all(p.puzzle_seconds is not None for p in parts)
         limits = [p.step_limit for p in parts if p.step_limit is not None]
         return Solutions(
             np.concatenate([p.puzzles for p in parts]),
@@ -132,6 +138,7 @@ class Solutions:
             np.concatenate([steps_axis(p.pass_confidence, None) for p in parts]) if passes else None,
             np.concatenate([p.probabilities for p in parts]) if probabilities else None,
             tuple(np.concatenate([p.state[i] for p in parts]) for i in (0, 1)) if states else None,  # type: ignore[index]
+            np.concatenate([p.puzzle_seconds for p in parts]) if timed else None,  # type: ignore[misc]
         )
 
 
@@ -201,6 +208,7 @@ def solve_steps(
     puzzles: np.ndarray | str | list[str],
     config: InferenceConfig = InferenceConfig(),
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    spent: np.ndarray | None = None,
 ) -> Generator[Step | Pass, None, Solutions]:
     """Run one batch of (B, 81) puzzles (0 = blank; or strings, as `solve` takes them) step by step,
     yielding each `Step` (and, with `config.passes`, each `Pass` before its step) as soon as it is
@@ -208,6 +216,8 @@ def solve_steps(
 
     `solve_batch` drains this generator: there is one engine, watched or not. `start`: each puzzle's recursive
     state (y, z) to begin from, as an earlier run kept it (`keep_state`), instead of the model's initial one.
+    Each step's time is shared equally by the puzzles it ran; `spent`: the seconds each puzzle spent before
+    (earlier calls of a search), counted against `config.time_limit` and into `puzzle_seconds`.
     """
     puzzles = as_grids(puzzles)
     device = next(model.parameters()).device
@@ -234,6 +244,7 @@ def solve_steps(
     pass_confidence = torch.empty(pass_shape, dtype=torch.float16, device=device) if trace_passes else None
     digits = torch.zeros((count, CELLS, 9), device=device) if config.probabilities else None
     unchanged = torch.zeros(count, dtype=torch.long, device=device)  # steps in a row the answer stood (settle)
+    puzzle_seconds = np.zeros(count) if spent is None else np.array(spent, dtype=np.float64)
 
     was_training = model.training
     model.eval()
@@ -250,6 +261,7 @@ def solve_steps(
 
         for step in range(1, limit + 1):
             pass_logits.clear()
+            step_began = busy + time.perf_counter() - resumed
             with autocast_for(device, config.bf16):
                 if watch_passes:
                     carry, logits, halt_logit = model(carry, inputs[active], on_pass=keep_pass)
@@ -291,6 +303,11 @@ def solve_steps(
             stops = torch.full_like(halting, step == limit) if config.steps else halting | (step == limit)
             if config.settle is not None and not config.steps:
                 stops = stops | (unchanged[active] >= config.settle)
+            running_rows = _numpy(active)
+            puzzle_seconds[running_rows] += (busy + time.perf_counter() - resumed - step_began) / len(running_rows)
+            if config.time_limit is not None and not config.steps:
+                out_of_time = torch.from_numpy(puzzle_seconds[running_rows] >= config.time_limit)
+                stops = stops | out_of_time.to(device)
             steps[active[stops]] = step
             if final is not None:  # out of place, as the carry leaves the batch row by row
                 final = [
@@ -300,7 +317,7 @@ def solve_steps(
             event = Step(
                 step,
                 limit,
-                _numpy(active),
+                running_rows,
                 _numpy(answers.to(torch.uint8)),
                 _numpy(confidence),
                 _numpy(halt_probability.float()),
@@ -342,6 +359,7 @@ def solve_steps(
         numpy(pass_confidence),
         numpy(digits),
         None if final is None else (final[0].float().cpu().numpy(), final[1].float().cpu().numpy()),
+        puzzle_seconds,
     )
     result.seconds = busy + time.perf_counter() - resumed  # after the copies: includes the device sync
     return result

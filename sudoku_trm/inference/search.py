@@ -20,10 +20,11 @@ commit turns its node into a branch point on that cell, without the failed digit
 the next digit. The search is depth-first and complete: every alternative it drops is known to fail.
 
 The budget counts model calls per puzzle; a time limit, if set, counts each puzzle's share of the model
-time of the batches it ran in. A puzzle that has spent either is finished by the exact solver from the
-puzzle as posed, so the hand-off never costs more guesses than the exact solver alone: from the
-search's node, a wrong commit or guess in force made the exact search prove a dead subtree first (273
-guesses against 73 on forum-hardest puzzles); the puzzle itself always has a solution when it is valid.
+time of every step it ran in, and stops a call at the step that spends it. A puzzle that has spent either
+is finished by the exact solver from the puzzle as posed, so the hand-off never costs more guesses than the
+exact solver alone: from the search's node, a wrong commit or guess in force made the exact search prove a
+dead subtree first (273 guesses against 73 on forum-hardest puzzles); the puzzle itself always has a solution
+when it is valid.
 After a puzzle's last call (its budget or time spent) the search still commits and lets logic run, which
 cost no guess, but makes no guess: a guess is there to set up the next call, so one that no call follows
 would only add to the puzzle's guesses (a hard puzzle under `solve`'s time limit paid one).
@@ -75,7 +76,7 @@ class SearchConfig:
     branch: str = "surest"  # which cell a stall branches on: "surest" or "fewest" (legal digits)
     logic: bool = True  # push every node as far as the exact solver's logic goes before the model sees it
     settle: int | None = 1  # calls after the first also stop once their answer stood this many steps
-    time_limit: float | None = None  # seconds of model time per puzzle (its share of each batch); then the exact solver
+    time_limit: float | None = None  # seconds of model time per puzzle (its share of each step), even within a call
     warm: bool = False  # a later call starts from the state the puzzle's previous call ended in, not afresh
 
     def __post_init__(self) -> None:
@@ -242,7 +243,7 @@ class _Puzzle:
     guesses: int = 0
     backtracks: int = 0
     solver_guesses: int = 0
-    seconds: float = 0.0  # model time: the puzzle's share of each batch it ran in
+    seconds: float = 0.0  # model time: the puzzle's share of each step it ran in
     state: tuple[np.ndarray, np.ndarray] | None = None  # (y, z) where its last call ended (warm starts)
     timed_out: bool = False
     model_answer: np.ndarray | None = None  # the last call's answer and confidence
@@ -472,20 +473,22 @@ def search_steps(
         grids = np.stack([states[row].grid for row in rows])
         # Every puzzle's first call is the model alone, to its own halting; later calls may stop as they settle.
         run = inference if call == 1 else replace(inference, settle=config.settle)
-        run = replace(run, keep_state=config.warm)
+        run = replace(run, keep_state=config.warm, time_limit=config.time_limit)
         parts = []
         for first in range(0, len(rows), inference.batch_size):
             part, nodes = rows[first : first + inference.batch_size], grids[first : first + inference.batch_size]
             warm = None
             if config.warm and call > 1:
                 warm = tuple(np.stack([states[row].state[i] for row in part]) for i in (0, 1))  # type: ignore[index]
-            parts.append((yield from _tagged(solve_steps(model, nodes, run, warm), call, part, nodes)))
+            spent = np.array([states[row].seconds for row in part])
+            parts.append((yield from _tagged(solve_steps(model, nodes, run, warm, spent), call, part, nodes)))
             if config.warm:
                 assert parts[-1].state is not None
                 for j, row in enumerate(part):
                     states[row].state = (parts[-1].state[0][j], parts[-1].state[1][j])
-            for row in part:  # each puzzle pays its share of the batch it ran in
-                states[row].seconds += parts[-1].seconds / len(part)
+            assert parts[-1].puzzle_seconds is not None
+            for j, row in enumerate(part):  # each puzzle pays its share of every step it ran in
+                states[row].seconds = float(parts[-1].puzzle_seconds[j])
         result = parts[0] if len(parts) == 1 else Solutions.concat(parts)
         seconds += result.seconds
         if single is None:
