@@ -77,6 +77,8 @@ def test_the_new_channels_start_silent_and_learn():
 def test_widening_refuses_what_it_cannot_keep():
     with pytest.raises(ValueError, match="only grows"):
         widen(trained_like(NARROW), 16)
+    with pytest.raises(ValueError, match="inner width changes"):  # SwiGLU inner 256 -> 512: not one function
+        widen(trained_like(NARROW), 200)
     attention = ModelConfig(hidden_size=32, num_heads=4, mixer="attention", H_cycles=1, L_cycles=1)
     with pytest.raises(ValueError, match="units mixer"):
         widen(TRM(attention), 64)
