@@ -480,8 +480,8 @@ def search_steps(
             warm = None
             if config.warm and call > 1:
                 warm = tuple(np.stack([states[row].state[i] for row in part]) for i in (0, 1))  # type: ignore[index]
-            spent = np.array([states[row].seconds for row in part])
-            parts.append((yield from _tagged(solve_steps(model, nodes, run, warm, spent), call, part, nodes)))
+            seconds_before = np.array([states[row].seconds for row in part])
+            parts.append((yield from _tagged(solve_steps(model, nodes, run, warm, seconds_before), call, part, nodes)))
             if config.warm:
                 assert parts[-1].state is not None
                 for j, row in enumerate(part):

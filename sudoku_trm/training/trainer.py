@@ -150,12 +150,10 @@ def exported_state(directory: Path, model: TRM, log: Callable[[str], None] = pri
             f"{directory}: the exported model has {field} {getattr(exported.config, field)!r}, "
             f"this run trains {field} {getattr(model_config, field)!r}"
         )
-    state = exported.state_dict()
-    if widened:  # before any grown tensors are added, so those take the run's own initial values
-        try:
-            state = widened_state(exported, model)
-        except ValueError as problem:
-            raise UserError(f"{directory}: {problem}") from None
+    try:  # widened before any grown tensors are added, so those take the run's own initial values
+        state = widened_state(exported, model) if widened else exported.state_dict()
+    except ValueError as problem:
+        raise UserError(f"{directory}: {problem}") from None
     for field in adopted:
         before, now = getattr(exported.config, field), getattr(model_config, field)
         if before == now:
