@@ -8,7 +8,8 @@
 - `weights`: the exported layout (config.json, model.safetensors or shards, model card): `export_weights`,
   `load_weights`, and where the default model lives;
 - `devices`: `--device` resolution and bf16 autocast.
-- `widen`: a trained model made wider without changing what it computes (a width A/B forks from it).
+- `widen`: a trained model made wider without changing what it computes (a width A/B forks from it);
+- `deepen`: a trained model given more blocks without changing what it computes (a blocks A/B forks from it).
 
 Depends only on `sudoku`; never on `hub` (sudoku_trm/pretrained.py loads and pushes models by Hub repo id).
 """

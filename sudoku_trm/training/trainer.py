@@ -37,6 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 from sudoku_trm.errors import Interrupted, UserError
 from sudoku_trm.inference.scores import evaluate
 from sudoku_trm.model.config import ModelConfig
+from sudoku_trm.model.deepen import new_blocks
 from sudoku_trm.model.devices import autocast_for, resolve_device
 from sudoku_trm.model.trm import TRM, Carry
 from sudoku_trm.model.weights import export_weights, load_weights
@@ -129,19 +130,20 @@ RUN_SETTINGS = ("H_cycles", "L_cycles", "halt_max_steps", "halt_exploration_prob
 # What a run may add to an export trained without it (0 there): new tensors whose output starts at zero, so
 # the grown model computes what the export did until training moves them.
 GROWN_SETTINGS = ("pair_width",)
-# What a run may make larger than the export's: model/widen.py maps the export onto it, the same function.
-WIDENED_SETTINGS = ("hidden_size",)
+# What a run may make larger than the export's: model/widen.py and model/deepen.py map the export onto it,
+# the same function.
+ENLARGED_SETTINGS = {"hidden_size": "widens", "num_layers": "deepens"}
 
 
 def exported_state(directory: Path, model: TRM, log: Callable[[str], None] = print) -> dict[str, Tensor]:
     """The weights of an exported model (its EMA) for `model`, refused unless it was built from the same config
-    (RUN_SETTINGS may differ, GROWN_SETTINGS be added and WIDENED_SETTINGS grow: each one is logged). Added
+    (RUN_SETTINGS may differ, GROWN_SETTINGS be added and ENLARGED_SETTINGS grow: each one is logged). Added
     tensors keep `model`'s own initial values."""
     exported = load_weights(directory)
     model_config = model.config
-    widened = exported.config.hidden_size < model_config.hidden_size
+    enlarged = {f for f in ENLARGED_SETTINGS if getattr(exported.config, f) < getattr(model_config, f)}
     adopted = {f: getattr(model_config, f) for f in RUN_SETTINGS}
-    adopted |= {f: getattr(model_config, f) for f in WIDENED_SETTINGS if widened}
+    adopted |= {f: getattr(model_config, f) for f in enlarged}
     adopted |= {f: getattr(model_config, f) for f in GROWN_SETTINGS if not getattr(exported.config, f)}
     as_run = dataclasses.replace(exported.config, **adopted)
     if as_run != model_config:
@@ -150,8 +152,10 @@ def exported_state(directory: Path, model: TRM, log: Callable[[str], None] = pri
             f"{directory}: the exported model has {field} {getattr(exported.config, field)!r}, "
             f"this run trains {field} {getattr(model_config, field)!r}"
         )
-    try:  # widened before any grown tensors are added, so those take the run's own initial values
-        state = widened_state(exported, model) if widened else exported.state_dict()
+    try:  # enlarged before any grown tensors are added, so those take the run's own initial values
+        state = widened_state(exported, model) if "hidden_size" in enlarged else exported.state_dict()
+        if "num_layers" in enlarged:
+            state |= new_blocks(model, exported.config.num_layers)
     except ValueError as problem:
         raise UserError(f"{directory}: {problem}") from None
     for field in adopted:
@@ -160,8 +164,9 @@ def exported_state(directory: Path, model: TRM, log: Callable[[str], None] = pri
             continue
         if field in RUN_SETTINGS:
             log(f"{directory}: trained with {field} {before!r}, this run trains {field} {now!r} (same weights)")
-        elif field in WIDENED_SETTINGS:
-            log(f"{directory}: trained with {field} {before!r}, this run widens it to {now!r} (the same function)")
+        elif field in ENLARGED_SETTINGS:
+            verb = ENLARGED_SETTINGS[field]
+            log(f"{directory}: trained with {field} {before!r}, this run {verb} it to {now!r} (the same function)")
         else:
             added = {name: value for name, value in model.state_dict().items() if name not in state}
             state |= added
