@@ -1,11 +1,11 @@
 """Time to accuracy: train a recipe on one CPU thread and score it on the dev files as training goes.
 
-Every --every minutes of training (the evaluations themselves are not counted: the run's clock is paused
-while they run), the EMA weights are scored on puzzles/easy.txt, puzzles/medium.txt, and the first --limit
-puzzles of unbiased_1k, benchmarks/data/guesses_dev.csv and hard_dev: exact grids and blank cells right, by
-the model alone (single pass) and with commit decoding (inference/commit.py). The curve is printed as a
-table and written as JSON lines, so every later change is compared on the same axes: CPU minutes of
-training against accuracy.
+At every multiple of --every minutes of training (a resumed run keeps the same grid; the evaluations
+themselves are not counted: the run's clock is paused while they run), the EMA weights are scored on
+puzzles/easy.txt, puzzles/medium.txt, and the first --limit puzzles of unbiased_1k,
+benchmarks/data/guesses_dev.csv and hard_dev: exact grids and blank cells right, by the model alone (single
+pass) and with commit decoding (inference/commit.py). The curve is printed as a table and written as JSON
+lines, so every later change is compared on the same axes: CPU minutes of training against accuracy.
 
   python benchmarks/time_to_accuracy.py --recipe cpu --minutes 30 --out benchmarks/results/tta_cpu.jsonl
   python benchmarks/time_to_accuracy.py --recipe fast --minutes 30 --hidden-size 64 --out ...
@@ -145,7 +145,12 @@ def main() -> None:
     sets = dev_sets(args.limit)
     trainer = Trainer(model_config, config, log=lambda line: print(line, flush=True))
     print(f"# {trainer.model.count_parameters():,} parameters")
-    next_mark = [trainer.clock.elapsed() if args.resume else 0.0]
+    period = args.every * 60
+
+    def next_on_grid() -> float:  # scores fall on multiples of --every, so a resumed run keeps an unbroken one's
+        return (trainer.clock.elapsed() // period + 1) * period
+
+    next_mark = [next_on_grid()]
 
     def mark(final: bool = False) -> None:
         with trainer.clock.paused():
@@ -168,8 +173,8 @@ def main() -> None:
                     handle.write(json.dumps(row) + "\n")
 
     def on_step(step: int, progress: float, record: dict | None) -> None:
-        if trainer.clock.elapsed() >= next_mark[0] + args.every * 60:
-            next_mark[0] = trainer.clock.elapsed()
+        if trainer.clock.elapsed() >= next_mark[0]:
+            next_mark[0] = next_on_grid()
             mark()
 
     trainer.on_step = on_step
