@@ -82,6 +82,9 @@ def test_widening_refuses_what_it_cannot_keep():
     attention = ModelConfig(hidden_size=32, num_heads=4, mixer="attention", H_cycles=1, L_cycles=1)
     with pytest.raises(ValueError, match="units mixer"):
         widen(TRM(attention), 64)
+    flat_prefix = dataclasses.replace(NARROW, puzzle_emb_ndim=64, puzzle_emb_len=2)  # laid over two tokens
+    with pytest.raises(ValueError, match="default puzzle embedding"):
+        widen(TRM(flat_prefix), 64)
 
 
 def test_init_from_a_narrower_export_widens_it_and_says_so(shared_sample, tmp_path):
