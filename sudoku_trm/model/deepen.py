@@ -44,10 +44,8 @@ def new_blocks(deep: TRM, old_layers: int) -> dict[str, Tensor]:
     if deep.config.mixer == "mlp":
         raise ValueError("deepening supports the units and attention mixers, not 'mlp'")
     state = {}
-    for name, tensor in deep.state_dict().items():
-        prefix = "L_level.layers."
-        if not name.startswith(prefix) or int(name[len(prefix) :].split(".", 1)[0]) < old_layers:
-            continue
-        within = name[len(prefix) :].split(".", 1)[1]
-        state[name] = torch.zeros_like(tensor) if within in WRITERS else tensor.clone()
+    for index in range(old_layers, layers):
+        for within, tensor in deep.L_level.layers[index].state_dict().items():
+            fresh = torch.zeros_like(tensor) if within in WRITERS else tensor.clone()
+            state[f"L_level.layers.{index}.{within}"] = fresh
     return state
