@@ -94,6 +94,8 @@ def test_solution_targets_keep_no_rounds(tmp_path):
         ["--rounds-per-step", "0"],
         ["--pending-weight", "1.5"],
         ["--easier-share", "-0.1"],
+        ["--mix", "frontier", "--reveal", "0", "--reveal", "1.5"],
+        ["--mix", "frontier", "--reveal", "0.1", "--reveal", "0.1"],
         ["--recipe", "gpu"],
     ],
 )

@@ -102,3 +102,24 @@ def test_a_frontier_run_logs_its_buckets_and_resumes_exactly(tmp_path):
     resumed.run()
     assert torch.equal(resumed.stream.tries, straight.stream.tries)
     assert torch.equal(resumed.model.lm_head.weight, straight.model.lm_head.weight)
+
+
+def test_the_reveals_setting_makes_the_buckets_and_a_resume_with_others_restarts_the_frontier(tmp_path):
+    model, config = frontier_config(tmp_path, "small reveals")
+    config = dataclasses.replace(config, reveals=(0.0, 0.05, 0.1))
+    trainer = Trainer(model, config, log=lambda line: None)
+    assert trainer.stream.reveals.tolist() == [0.0, 0.05, 0.1]
+    trainer.run(until=4)
+    lines: list[str] = []
+    resumed = Trainer(model, dataclasses.replace(config, resume=True, reveals=(0.0, 0.5)), log=lines.append)
+    assert "resuming with other reveals than the checkpoint's ([0.0, 0.05, 0.1]): the frontier restarts" in lines
+    assert resumed.stream.tries.tolist() == [2.0] * 4  # 2 sources x 2 reveals, fresh counts
+    same: list[str] = []
+    Trainer(model, dataclasses.replace(config, resume=True), log=same.append)
+    assert not any("reveals" in line for line in same)
+
+
+@pytest.mark.parametrize("reveals", [(), (0.0, 1.0), (-0.1,), (0.0, 0.2, 0.2)])
+def test_reveals_outside_0_to_1_or_repeated_are_refused(tmp_path, reveals):
+    with pytest.raises(ValueError, match="reveals must be distinct shares in \\[0, 1\\)"):
+        frontier_config(tmp_path, "bad")[1].__class__(reveals=reveals)

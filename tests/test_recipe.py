@@ -705,6 +705,14 @@ def test_train_flag_recipe_fast_and_explicit_flags_override_it(captured):
     assert (train.optimizer, train.muon_lr, train.label_smoothing, train.batch_size) == ("muon", 0.02, 0.2, 384)
 
 
+def test_train_reveal_flags_make_the_frontier_buckets(captured):
+    result = runner.invoke(app, ["train", "--device", "cpu", "--mix", "frontier", "--reveal", "0", "--reveal", "0.05"])
+    assert result.exit_code == 0, result.output
+    assert (captured["train"].mix, captured["train"].reveals) == ("frontier", (0.0, 0.05))
+    result = runner.invoke(app, ["train", "--device", "cpu", "--mix", "frontier"])
+    assert captured["train"].reveals == TrainConfig().reveals
+
+
 def test_train_defaults_are_the_cpu_recipe_on_a_cpu_trm_is_the_configs_own_and_a_bad_recipe_is_usage(captured):
     result = runner.invoke(app, ["train", "--device", "cpu", "--init-from", "some/dir"])
     assert result.exit_code == 0, result.output

@@ -222,8 +222,14 @@ def train(
     ),
     mix: str = typer.Option(
         _TRAIN.mix,
-        help="fixed (every puzzle alike) | frontier (each data file at four reveal shares, drawn most where the "
+        help="fixed (every puzzle alike) | frontier (each data file at each --reveal share, drawn most where the "
         "model solves about half, as measured from the training stream).",
+    ),
+    reveals: Optional[list[float]] = typer.Option(
+        None,
+        "--reveal",
+        help="With --mix frontier: a share of the blanks filled in from the solution, one bucket per data file "
+        "(repeat it; 0 is the puzzle as posed). Default: 0, 0.25, 0.5, 0.75.",
     ),
     device: str = typer.Option(_TRAIN.device, callback=device_name, help="auto | cpu | cuda | mps."),
     compile_model: Optional[bool] = typer.Option(
@@ -278,6 +284,7 @@ def train(
         "dev_limit": None if dev_limit is None else dev_limit or 0,
         "easier_share": easier_share,
         "mix": mix,
+        "reveals": tuple(reveals) if reveals else None,
         "targets": targets,
         "rounds_per_step": rounds_per_step,
         "pending_weight": pending_weight,

@@ -18,6 +18,9 @@ GENERATED_DEV = "generated:guesses:200:1"
 PDC_BOUNDARIES: tuple[float, ...] = (0.3, 0.6)
 PDC_DEPTHS: tuple[Depth, ...] = ((1, 2), (2, 4), (3, 6))
 
+# The frontier mix's reveals: shares of a puzzle's blanks filled in from its solution (0: as posed).
+FRONTIER_REVEALS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
+
 
 def stages_for(full: Depth) -> tuple[Depth, ...]:
     """PDC's three stages ending at `full`: the published ones for (3, 6), else a third, two thirds
@@ -70,6 +73,7 @@ class TrainConfig(DictConfig):
     # "fixed": every puzzle alike (training/stream.py); "frontier": (source, reveal) buckets drawn by how
     # often the model solves them now, most where it half-solves (training/frontier.py)
     mix: str = "fixed"
+    reveals: tuple[float, ...] = FRONTIER_REVEALS  # the frontier's buckets per source (mix "frontier")
     curriculum: str = "cgar"  # none | pdc | hsw | cgar
     pdc_boundaries: tuple[float, ...] = PDC_BOUNDARIES  # progress where depth grows
     pdc_depths: tuple[tuple[int, int], ...] = PDC_DEPTHS  # (H_cycles, L_cycles) per stage
@@ -143,6 +147,12 @@ class TrainConfig(DictConfig):
             raise ValueError(f"muon_ns_steps must be >= 1, got {self.muon_ns_steps}")
         if not 0.0 <= self.easier_share <= 1.0:
             raise ValueError(f"easier_share must lie in [0, 1], got {self.easier_share}")
+        if (
+            not self.reveals
+            or any(not 0.0 <= r < 1.0 for r in self.reveals)
+            or len(set(self.reveals)) < len(self.reveals)
+        ):
+            raise ValueError(f"reveals must be distinct shares in [0, 1), got {list(self.reveals)}")
         if self.rounds_per_step < 1:
             raise ValueError(f"rounds_per_step must be >= 1, got {self.rounds_per_step}")
         if not 0.0 <= self.pending_weight <= 1.0:

@@ -24,9 +24,9 @@ from sudoku_trm.errors import UserError
 from sudoku_trm.model.tokens import to_tokens
 from sudoku_trm.sudoku import augment
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet
+from sudoku_trm.training.config import FRONTIER_REVEALS
 from sudoku_trm.training.rng import restore_generator
 
-REVEALS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)  # shares of the blanks filled in
 FLOOR = 0.02  # every bucket's least weight: p (1 - p) is at most 0.25
 DECAY = 0.999  # per puzzle reported: a bucket's counts reflect roughly its last thousand puzzles
 
@@ -40,7 +40,7 @@ class FrontierStream:
         batch_size: int,
         device: str | torch.device = "cpu",
         seed: int = 0,
-        reveals: tuple[float, ...] = REVEALS,
+        reveals: tuple[float, ...] = FRONTIER_REVEALS,
     ):
         if len(puzzles) == 0:
             raise UserError("the training set is empty")

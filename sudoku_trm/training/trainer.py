@@ -45,7 +45,7 @@ from sudoku_trm.model.widen import widened_state
 from sudoku_trm.sudoku.puzzle_sets import PuzzleSet, load_puzzle_sets
 from sudoku_trm.training import distributed
 from sudoku_trm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from sudoku_trm.training.config import TrainConfig
+from sudoku_trm.training.config import FRONTIER_REVEALS, TrainConfig
 from sudoku_trm.training.curriculum import CurriculumPlan, DepthSchedule
 from sudoku_trm.training.frontier import FrontierStream
 from sudoku_trm.training.losses import supervision_loss
@@ -107,7 +107,7 @@ def training_stream(
     """This rank's stream: every puzzle alike (`fixed`), or drawn where the model half-solves (`frontier`)."""
     seed = config.seed + 1000 * rank
     if config.mix == "frontier":
-        return FrontierStream(puzzles, batch, device, seed=seed)
+        return FrontierStream(puzzles, batch, device, seed=seed, reveals=config.reveals)
     return TrainingStream(puzzles, batch, device, seed=seed, easier_share=config.easier_share)
 
 
@@ -565,10 +565,14 @@ class Trainer:
         self.clock.add(self.trained_before)
         saved_mix = state["train_config"].get("mix", "fixed")  # checkpoints before the frontier mix: fixed
         saved_data = list(state["train_config"].get("data", self.config.data))
+        saved_reveals = list(state["train_config"].get("reveals", FRONTIER_REVEALS))
         if saved_mix != self.config.mix:
             # A run may change its mix midway (an A/B forked from one checkpoint): the saved stream and
             # slots belong to the other kind of stream, so both start fresh here.
             self.log(f"resuming with mix {self.config.mix} from a checkpoint of mix {saved_mix}: data order restarts")
+        elif self.config.mix == "frontier" and saved_reveals != list(self.config.reveals):
+            # ... or its frontier's buckets: the saved solve rates count other reveals.
+            self.log(f"resuming with other reveals than the checkpoint's ({saved_reveals}): the frontier restarts")
         elif saved_data != list(self.config.data):
             # ... or its data: the saved order indexes the other puzzle set.
             self.log(f"resuming on other data than the checkpoint's ({', '.join(saved_data)}): data order restarts")
