@@ -70,6 +70,8 @@ def measure(model, path: str, limit: int | None, config: SearchConfig, batch_siz
         "settle": config.settle,
         "time_limit": config.time_limit,
         "warm": config.warm,
+        "probes": config.probes,
+        "probe_steps": config.probe_steps,
         "timed_out": int(result.timed_out.sum()),
         "solved": float(result.valid.mean()),
         "without_exact_solver": float((result.valid & (found != EXACT_SOLVER)).mean()),
@@ -83,6 +85,8 @@ def measure(model, path: str, limit: int | None, config: SearchConfig, batch_siz
         "mean_total_guesses": float((result.guesses + result.solver_guesses).mean()),
         "total_guesses_at_most_exact": float((result.guesses + result.solver_guesses <= exact_guesses).mean()),
         "mean_model_steps": float(result.solutions.steps.mean()),
+        "median_total_guesses": float(np.median(result.guesses + result.solver_guesses)),
+        "median_exact_solver_guesses": float(np.median(exact_guesses)),
         "mean_exact_solver_guesses": float(exact_guesses.mean()),
         "seconds": round(seconds, 2),
         "puzzles_per_second": len(questions) / seconds,
@@ -105,6 +109,10 @@ def main() -> None:
     parser.add_argument(
         "--settle", nargs="+", default=["1"], help="later calls stop once their answer stood N steps ('off': never)"
     )
+    parser.add_argument(
+        "--probes", nargs="+", type=int, default=[0], help="one-guess children run at once at a stall (0: off)"
+    )
+    parser.add_argument("--probe-steps", type=int, default=4, help="model steps a probe runs at most")
     parser.add_argument("--out", type=Path, help="JSON lines, one per model, set and measure")
     args = parser.parse_args()
 
@@ -122,14 +130,14 @@ def main() -> None:
             f"{c.halt_max_steps} steps at most per call"
         )
         print(
-            "| set | branch | logic | settle | warm | solved | without exact solver | model alone "
+            "| set | branch | logic | settle | warm | probes | solved | without exact solver | model alone "
             "| alone / commit / search / exact "
             "| calls | steps | committed | guesses (search + finish) | <= exact's own | backtracks "
             "| exact solver's guesses | puzzles/s |"
         )
-        print("|" + " --- |" * 17)
-        variants = itertools.product(args.sets, args.branch, args.logic, args.settle, args.warm)
-        for spec, branch, logic, settle, warm in variants:
+        print("|" + " --- |" * 18)
+        variants = itertools.product(args.sets, args.branch, args.logic, args.settle, args.warm, args.probes)
+        for spec, branch, logic, settle, warm, probes in variants:
             path, _, limit = spec.partition(":")
             config = SearchConfig(
                 args.budget,
@@ -139,19 +147,23 @@ def main() -> None:
                 None if settle == "off" else int(settle),
                 args.time_limit,
                 warm == "on",
+                probes,
+                args.probe_steps,
             )
             row = {"weights": weights} | measure(model, path, int(limit) if limit else None, config, args.batch_size)
             rows.append(row)
             f = row["found_by"]
             print(
-                f"| {row['set']} | {branch} | {logic} | {settle} | {warm} | {row['solved']:.1%} | "
+                f"| {row['set']} | {branch} | {logic} | {settle} | {warm} | {probes} | {row['solved']:.1%} | "
                 f"{row['without_exact_solver']:.1%} | "
                 f"{row['model_alone']:.1%} | {f['model alone']} / {f['commit decoding']} / "
                 f"{f['guided search']} / {f['exact solver']} | {row['mean_model_calls']:.1f} | "
                 f"{row['mean_model_steps']:.1f} | {row['mean_committed']:.1f} | "
-                f"{row['mean_guesses']:.1f} + {row['mean_finishing_solver_guesses']:.1f} | "
+                f"{row['mean_guesses']:.1f} + {row['mean_finishing_solver_guesses']:.1f} "
+                f"(median {row['median_total_guesses']:.0f}) | "
                 f"{row['total_guesses_at_most_exact']:.0%} | {row['mean_backtracks']:.1f} | "
-                f"{row['mean_exact_solver_guesses']:.1f} | {row['puzzles_per_second']:.2f} |",
+                f"{row['mean_exact_solver_guesses']:.1f} (median {row['median_exact_solver_guesses']:.0f}) | "
+                f"{row['puzzles_per_second']:.2f} |",
                 flush=True,
             )
             if args.out is not None:

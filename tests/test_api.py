@@ -349,6 +349,8 @@ def test_the_settings_repeat_the_torch_modules_defaults():
     assert settings_module.SEARCH_BUDGET == DEFAULT_BUDGET
     assert settings_module.COMMIT_THRESHOLD == DEFAULT_THRESHOLD
     assert settings_module.SolveSettings(effort="search").search_config().budget == DEFAULT_BUDGET
+    assert settings_module.SolveSettings(effort="search").search_config().probes == settings_module.SEARCH_PROBES
+    assert settings_module.SolveSettings(effort="search", probes=0).search_config().probes == 0
 
 
 def test_the_command_line_keeps_no_effort_dispatch():

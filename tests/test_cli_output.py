@@ -173,7 +173,8 @@ def test_a_puzzle_watched_alone_shows_its_own_time(tiny_weights, tmp_path):
 
 def test_search_counts_committed_cells_once_and_only_in_the_answer(tiny_weights):
     """The random tiny model commits wrong digits, undone by backtracks: they once counted again per call."""
-    result = _solve(MEDIUM, HARD, "--weights", str(tiny_weights), "--effort", "search", "--json")
+    # One-cell branching (--probes 0): probes would spend the budget before a wrong commit is undone.
+    result = _solve(MEDIUM, HARD, "--weights", str(tiny_weights), "--effort", "search", "--probes", "0", "--json")
     records = _records(result.stdout)
     assert len(records) == 12
     for record in records:

@@ -167,6 +167,8 @@ class Decoding:
         from sudoku_trm.inference.engine import Step
         from sudoku_trm.inference.search import CallStep
 
+        if isinstance(event, CallStep) and event.probes:
+            return None  # many children at once: their moves ("probe", "hit") are drawn, not each child's steps
         if isinstance(event, (RoundStep, CallStep)):
             number = event.round if isinstance(event, RoundStep) else event.call
             step = event.event

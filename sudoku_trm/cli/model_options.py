@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
-from sudoku_trm.inference.settings import EFFORTS, SEARCH_BUDGET, SolveSettings
+from sudoku_trm.inference.settings import EFFORTS, SEARCH_BUDGET, SEARCH_PROBES, SolveSettings
 
 if TYPE_CHECKING:
     from sudoku_trm.model.trm import TRM
@@ -143,6 +143,18 @@ _FLAGS = (  # (parameter, type, declaration) in the order --help lists them
             metavar="SECONDS",
             help="--effort search: model time per puzzle (its share of each step it runs in; a call stops at the "
             "step that spends it) before the exact solver finishes, besides --budget (default: none).",
+        ),
+    ),
+    (
+        "probes",
+        int,
+        typer.Option(
+            ModelOptions.probes,
+            "--probes",
+            min=0,
+            help="--effort search: where logic and the model stall, run this many one-cell guesses side by side, "
+            "each briefly, the ones logic takes furthest first; a valid answer of one ends the puzzle. 0: guess "
+            f"one cell at a time. Default {SEARCH_PROBES}.",
         ),
     ),
     ("batch_size", int, typer.Option(ModelOptions.batch_size, "--batch-size", min=1, help="Puzzles per model batch.")),

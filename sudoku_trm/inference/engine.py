@@ -24,7 +24,7 @@ from sudoku_trm.model.devices import autocast_for
 from sudoku_trm.model.readout import best_digits, digit_probabilities, says_halt
 from sudoku_trm.model.tokens import to_tokens
 from sudoku_trm.model.trm import TRM
-from sudoku_trm.sudoku.grid import CELLS
+from sudoku_trm.sudoku.grid import CELLS, valid_solutions
 from sudoku_trm.sudoku.puzzles import parse_grid_string
 
 
@@ -209,6 +209,7 @@ def solve_steps(
     config: InferenceConfig = InferenceConfig(),
     start: tuple[np.ndarray, np.ndarray] | None = None,
     spent: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> Generator[Step | Pass, None, Solutions]:
     """Run one batch of (B, 81) puzzles (0 = blank; or strings, as `solve` takes them) step by step,
     yielding each `Step` (and, with `config.passes`, each `Pass` before its step) as soon as it is
@@ -217,9 +218,12 @@ def solve_steps(
     `solve_batch` drains this generator: there is one engine, watched or not. `start`: each puzzle's recursive
     state (y, z) to begin from, as an earlier run kept it (`keep_state`), instead of the model's initial one.
     Each step's time is shared equally by the puzzles it ran; `spent`: the seconds each puzzle spent before
-    (earlier calls of a search), counted against `config.time_limit` and into `puzzle_seconds`.
+    (earlier calls of a search), counted against `config.time_limit` and into `puzzle_seconds`. `groups`: (B,) ints;
+    once a row's answer passes the exact check, every row of its group stops at that step (a search's probes of
+    one puzzle: one valid answer is the puzzle's, so its siblings need not run on).
     """
     puzzles = as_grids(puzzles)
+    groups = None if groups is None else np.asarray(groups).reshape(len(puzzles))
     device = next(model.parameters()).device
     limit = config.step_limit(model)
     resumed, busy = time.perf_counter(), 0.0  # `seconds` counts the engine's own time, not the consumer's
@@ -308,6 +312,9 @@ def solve_steps(
             if config.time_limit is not None and not config.steps:
                 out_of_time = torch.from_numpy(puzzle_seconds[running_rows] >= config.time_limit)
                 stops = stops | out_of_time.to(device)
+            if groups is not None:
+                solved = valid_solutions(puzzles[running_rows], _numpy(answers[active]))
+                stops = stops | torch.from_numpy(np.isin(groups[running_rows], groups[running_rows][solved])).to(device)
             steps[active[stops]] = step
             if final is not None:  # out of place, as the carry leaves the batch row by row
                 final = [

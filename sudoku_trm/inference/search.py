@@ -56,6 +56,7 @@ from sudoku_trm.inference.found import (
     NO_SOLUTION,
     SEARCH_FOUND,
 )
+from sudoku_trm.inference.probes import Child, one_guess_children
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.sudoku import solver
 from sudoku_trm.sudoku.grid import BLANK, CELLS, UNITS, cell_name, valid_solutions
@@ -78,6 +79,11 @@ class SearchConfig:
     settle: int | None = 1  # calls after the first also stop once their answer stood this many steps
     time_limit: float | None = None  # seconds of model time per puzzle (its share of each step), even within a call
     warm: bool = False  # a later call starts from the state the puzzle's previous call ended in, not afresh
+    # At a stall, run this many one-guess children of the node side by side in one call (inference/probes.py),
+    # each for at most `probe_steps` steps, before branching on one cell; 0: branch at once (solve and eval
+    # probe: settings.SEARCH_PROBES).
+    probes: int = 0
+    probe_steps: int = 4
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -88,6 +94,8 @@ class SearchConfig:
             raise ValueError(f"the time limit must be positive, got {self.time_limit}")
         if self.settle is not None and self.settle < 1:
             raise ValueError(f"settle must be at least 1 step, got {self.settle}")
+        if self.probes < 0 or self.probe_steps < 1:
+            raise ValueError(f"probes must be >= 0 and probe_steps >= 1, got {self.probes} and {self.probe_steps}")
         if self.branch not in BRANCHES:
             raise ValueError(f"branch must be one of {', '.join(BRANCHES)}, got {self.branch!r}")
 
@@ -122,6 +130,7 @@ class CallStep:
     rows: np.ndarray  # (R,) the puzzles whose nodes this engine run holds, in its row order
     grids: np.ndarray  # (R, 81) the nodes run: each puzzle with its commits and guesses in force
     event: Step | Pass
+    probes: bool = False  # the run holds one-guess probes (several rows a puzzle), not the puzzles' nodes
 
 
 @dataclass(frozen=True)
@@ -129,13 +138,15 @@ class Move:
     """What the search did to one puzzle after a call: commit, guess, backtrack, or how it ended."""
 
     row: int  # the puzzle, an index into the batch
-    kind: str  # "commit", "retry" (the surer half of a failed commit set), "guess", "logic", "backtrack", or the end
+    kind: str  # "commit", "retry" (the surer half of a failed commit set), "guess", "probe", "hit" (the probe whose
+    # answer was valid), "logic", "backtrack", or the end
     grid: np.ndarray  # (81,) the node the puzzle stands on after the move (the answer once it ended)
     cells: np.ndarray  # (81,) bool: the cells the move set (commit, guess) or undid (backtrack)
     depth: int  # choices in force after the move (commit sets and guesses)
     calls: int  # the puzzle's model calls so far
     cell: int = -1  # a guess: the cell and digit tried
     digit: int = 0
+    probes: int = 0  # a probe: the one-cell guesses it runs
 
     def describe(self) -> str:
         """`guess r3c5 = 7 (search depth 2)`, `committed 12 cells`, `backtrack: 3 cells undone`, ..."""
@@ -146,6 +157,10 @@ class Move:
             return f"retry the surer {count} of those commits (search depth {self.depth})"
         if self.kind == "guess":
             return f"guess {cell_name(self.cell)} = {self.digit} (search depth {self.depth})"
+        if self.kind == "hit":
+            return f"the probe {cell_name(self.cell)} = {self.digit} gave a valid answer"
+        if self.kind == "probe":
+            return f"probe {self.probes} one-cell guesses at once, in {count} cell{'s' if count != 1 else ''}"
         if self.kind == "backtrack":
             return f"backtrack: a dead end, {count} cell{'s' if count != 1 else ''} undone (search depth {self.depth})"
         if self.kind == "logic":
@@ -228,6 +243,19 @@ class _Frame:
 
 
 @dataclass
+class _Probe:
+    """A stalled node's one-guess children, run a call's worth (`SearchConfig.probes`) at a time."""
+
+    grid: np.ndarray
+    probabilities: np.ndarray  # (81, 9) the model's at the node: the digit order if the probe fails
+    children: list[Child]
+    tried: int = 0  # children run so far
+
+    def next(self, count: int) -> list[Child]:
+        return self.children[self.tried : self.tried + count]
+
+
+@dataclass
 class _Puzzle:
     """One puzzle's search state."""
 
@@ -248,6 +276,7 @@ class _Puzzle:
     timed_out: bool = False
     model_answer: np.ndarray | None = None  # the last call's answer and confidence
     confidence: np.ndarray | None = None
+    probe: _Probe | None = None  # children awaiting the next call instead of `grid`
 
 
 class _NoCallLeft(Exception):
@@ -300,8 +329,51 @@ class _Search:
             self._enter(row, state, self._commit(row, state, _Frame(grid, probabilities, sure, answer, confidence)))
         elif moved:  # the model saw the puzzle before logic's cells: ask it about the new node before guessing
             return
+        elif self.config.probes:
+            self._probe(row, state, grid, probabilities)
         else:
             self._enter(row, state, self._branch(row, state, grid, probabilities))
+
+    def _probe(self, row: int, state: _Puzzle, grid: np.ndarray, probabilities: np.ndarray) -> None:
+        """At a stall, make the node's one-guess children for the next calls; a node without one is dead."""
+        children = one_guess_children(grid, self._legal(grid), probabilities, self.config.logic)
+        if not children:
+            self._enter(row, state, None)
+        elif not self.spent(state):  # else the puzzle stays where it stands, for the exact solver
+            state.probe = _Probe(grid, probabilities, children)
+
+    def probe_call(self, row: int, state: _Puzzle) -> list[Child]:
+        """The children the puzzle's next call runs (a "probe" move)."""
+        assert state.probe is not None
+        chunk = state.probe.next(self.config.probes)
+        cells = np.zeros(CELLS, dtype=bool)
+        cells[[child.cell for child in chunk]] = True
+        self.moves.append(
+            Move(row, "probe", state.grid.copy(), cells, len(state.stack), state.calls, probes=len(chunk))
+        )
+        return chunk
+
+    def after_probe(self, row: int, state: _Puzzle, answers: np.ndarray, confidence: np.ndarray) -> None:
+        """The model has run the children `probe_call` gave: one valid answer is the puzzle's; else the next
+        children, and once none is left, a branch on one cell of the node (complete, as without probes)."""
+        probe = state.probe
+        assert probe is not None
+        chunk = probe.next(len(answers))
+        probe.tried += len(chunk)
+        state.guesses += len(chunk)  # every child run is a digit tried, the ones after a hit too
+        hits = np.flatnonzero(valid_solutions(np.repeat(state.puzzle[None], len(answers), 0), answers))
+        if len(hits):
+            child = chunk[hits[0]]
+            state.probe = None
+            state.model_answer, state.confidence = answers[hits[0]], confidence[hits[0]]
+            self._move(row, state, "hit", child.grid, np.arange(CELLS) == child.cell, child.cell, child.digit)
+            self._end(row, state, GUIDED_SEARCH, answers[hits[0]])
+        elif probe.tried == len(probe.children):
+            state.probe = None
+            try:
+                self._enter(row, state, self._branch(row, state, probe.grid, probe.probabilities))
+            except _NoCallLeft:
+                pass
 
     @staticmethod
     def _solver_of(state: _Puzzle, by_model: bool = False) -> str:
@@ -466,41 +538,90 @@ def search_steps(
             if state.open and search.spent(state):
                 search.exact_finish(row, state, timed_out=search.out_of_time(state) and state.calls < config.budget)
         yield from _drain(search.moves)
-        rows = np.array([row for row, state in enumerate(states) if state.open], dtype=np.int64)
-        if not len(rows):
+        open_rows = [row for row, state in enumerate(states) if state.open]
+        if not open_rows:
             break
         call += 1
-        grids = np.stack([states[row].grid for row in rows])
-        # Every puzzle's first call is the model alone, to its own halting; later calls may stop as they settle.
-        run = inference if call == 1 else replace(inference, settle=config.settle)
-        run = replace(run, keep_state=config.warm, time_limit=config.time_limit)
-        parts = []
-        for first in range(0, len(rows), inference.batch_size):
-            part, nodes = rows[first : first + inference.batch_size], grids[first : first + inference.batch_size]
-            warm = None
-            if config.warm and call > 1:
-                warm = tuple(np.stack([states[row].state[i] for row in part]) for i in (0, 1))  # type: ignore[index]
-            seconds_before = np.array([states[row].seconds for row in part])
-            parts.append((yield from _tagged(solve_steps(model, nodes, run, warm, seconds_before), call, part, nodes)))
-            if config.warm:
-                assert parts[-1].state is not None
-                for j, row in enumerate(part):
-                    states[row].state = (parts[-1].state[0][j], parts[-1].state[1][j])
-            assert parts[-1].puzzle_seconds is not None
-            for j, row in enumerate(part):  # each puzzle pays its share of every step it ran in
-                states[row].seconds = float(parts[-1].puzzle_seconds[j])
-        result = parts[0] if len(parts) == 1 else Solutions.concat(parts)
-        seconds += result.seconds
-        if single is None:
-            single = result
-        for j, row in enumerate(rows):
-            state = states[row]
-            state.calls += 1
-            state.steps += int(result.steps[j])
-            search.after_call(int(row), state, result.answers[j], result.confidence[j], result.probabilities[j])
+        rows = np.array([row for row in open_rows if states[row].probe is None], dtype=np.int64)
+        probing = np.array([row for row in open_rows if states[row].probe is not None], dtype=np.int64)
+        if len(rows):
+            result = yield from _call_nodes(model, states, rows, call, config, inference)
+            seconds += result.seconds
+            if single is None:
+                single = result
+            for j, row in enumerate(rows):
+                state = states[row]
+                state.calls += 1
+                state.steps += int(result.steps[j])
+                search.after_call(int(row), state, result.answers[j], result.confidence[j], result.probabilities[j])
+        if len(probing):
+            seconds += yield from _call_probes(model, search, states, probing, call, config, inference)
         yield from _drain(search.moves)
     assert single is not None
     return _collect(puzzles, states, single, seconds, config)
+
+
+def _call_nodes(
+    model: TRM, states: list[_Puzzle], rows: np.ndarray, call: int, config: SearchConfig, inference: InferenceConfig
+) -> Generator[CallStep, None, Solutions]:
+    """One model call on the node of each puzzle in `rows`, in batches; returns the calls' `Solutions`."""
+    grids = np.stack([states[row].grid for row in rows])
+    # Every puzzle's first call is the model alone, to its own halting; later calls may stop as they settle.
+    run = inference if call == 1 else replace(inference, settle=config.settle)
+    run = replace(run, keep_state=config.warm, time_limit=config.time_limit)
+    parts = []
+    for first in range(0, len(rows), inference.batch_size):
+        part, nodes = rows[first : first + inference.batch_size], grids[first : first + inference.batch_size]
+        warm = None
+        if config.warm and call > 1:
+            warm = tuple(np.stack([states[row].state[i] for row in part]) for i in (0, 1))  # type: ignore[index]
+        seconds_before = np.array([states[row].seconds for row in part])
+        parts.append((yield from _tagged(solve_steps(model, nodes, run, warm, seconds_before), call, part, nodes)))
+        if config.warm:
+            assert parts[-1].state is not None
+            for j, row in enumerate(part):
+                states[row].state = (parts[-1].state[0][j], parts[-1].state[1][j])
+        assert parts[-1].puzzle_seconds is not None
+        for j, row in enumerate(part):  # each puzzle pays its share of every step it ran in
+            states[row].seconds = float(parts[-1].puzzle_seconds[j])
+    return parts[0] if len(parts) == 1 else Solutions.concat(parts)
+
+
+def _call_probes(
+    model: TRM,
+    search: _Search,
+    states: list[_Puzzle],
+    rows: np.ndarray,
+    call: int,
+    config: SearchConfig,
+    inference: InferenceConfig,
+) -> Generator[CallStep | Move, None, float]:
+    """One model call on the next children of each probing puzzle in `rows`, a batch row each, for at most
+    `probe_steps` steps; a puzzle's children stop together once one is valid. Returns the model seconds."""
+    chunks = {int(row): search.probe_call(int(row), states[row]) for row in rows}
+    yield from _drain(search.moves)
+    owners = np.concatenate([np.full(len(chunks[int(row)]), row) for row in rows])
+    grids = np.stack([child.grid for row in rows for child in chunks[int(row)]])
+    run = replace(inference, max_steps=config.probe_steps, settle=config.settle, time_limit=config.time_limit)
+    # Each child may spend an equal slice of its puzzle's time left: the engine counts a row's share of each step.
+    spent = np.zeros(len(owners))
+    if config.time_limit is not None:
+        left = {int(row): (config.time_limit - states[row].seconds) / len(chunks[int(row)]) for row in rows}
+        spent = np.array([config.time_limit - left[int(row)] for row in owners])
+    parts = []
+    for first in range(0, len(owners), inference.batch_size):
+        part = slice(first, first + inference.batch_size)
+        engine = solve_steps(model, grids[part], run, None, spent[part], owners[part])
+        parts.append((yield from _tagged(engine, call, owners[part], grids[part], probes=True)))
+    result = parts[0] if len(parts) == 1 else Solutions.concat(parts)
+    assert result.puzzle_seconds is not None
+    for row in rows:
+        mine, state = owners == row, states[row]
+        state.seconds += float((result.puzzle_seconds[mine] - spent[mine]).sum())
+        state.calls += 1
+        state.steps += int(result.steps[mine].sum())
+        search.after_probe(int(row), state, result.answers[mine], result.confidence[mine])
+    return result.seconds
 
 
 def solve_searched(
@@ -518,14 +639,16 @@ def _drain(moves: list[Move]) -> Generator[Move, None, None]:
         yield moves.pop(0)
 
 
-def _tagged(run: Generator[Step | Pass, None, Solutions], call: int, rows: np.ndarray, grids: np.ndarray):
+def _tagged(
+    run: Generator[Step | Pass, None, Solutions], call: int, rows: np.ndarray, grids: np.ndarray, probes: bool = False
+):
     """The engine run's events tagged with the call and its puzzles; returns what the run returns."""
     while True:
         try:
             event = next(run)
         except StopIteration as done:
             return done.value
-        yield CallStep(call, rows, grids, event)
+        yield CallStep(call, rows, grids, event, probes)
 
 
 def _collect(

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 PRESETS = ("fast", "default", "thorough")  # adaptive.PRESETS
 EFFORTS = ("auto", "off", "commit", "search", *PRESETS)
 SEARCH_BUDGET = 16  # search.DEFAULT_BUDGET: model calls per puzzle
+# One-guess children run side by side where the search stalls (inference/probes.py); chosen by
+# benchmarks/search.py (docs/test-time-compute.md "Probes in the search").
+SEARCH_PROBES = 32
 COMMIT_THRESHOLD = 0.9  # commit.DEFAULT_THRESHOLD
 # `solve`'s default --time-limit: model seconds per puzzle before the exact solver finishes. Chosen by
 # benchmarks/search.py (docs/test-time-compute.md): three forum-hardest puzzles in under 2 s of model time on
@@ -51,6 +54,7 @@ class SolveSettings:
     budget: int | None = None  # adaptive: model steps per puzzle at most (alone: the default preset); search: calls
     commit_threshold: float = COMMIT_THRESHOLD  # commit and search: a cell this sure becomes a given
     time_limit: float | None = None  # search: seconds of model time per puzzle, then the exact solver (None: no limit)
+    probes: int = SEARCH_PROBES  # search: one-guess children run at once where the search stalls (0: branch at once)
 
     def __post_init__(self) -> None:
         # Each value alone (the command line's flags check the same before any of this runs).
@@ -63,6 +67,8 @@ class SolveSettings:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be positive, not {self.time_limit:g}")
+        if self.probes < 0:
+            raise ValueError(f"probes must be at least 0, not {self.probes}")
         if self.votes < 1 or self.batch_size < 1:
             raise ValueError("votes and batch_size must be at least 1")
 
@@ -114,7 +120,9 @@ class SolveSettings:
     def search_config(self) -> SearchConfig:
         from sudoku_trm.inference.search import SearchConfig
 
-        return SearchConfig(self.budget or SEARCH_BUDGET, self.commit_threshold, time_limit=self.time_limit)
+        return SearchConfig(
+            self.budget or SEARCH_BUDGET, self.commit_threshold, time_limit=self.time_limit, probes=self.probes
+        )
 
     def commit_config(self) -> CommitConfig:
         from sudoku_trm.inference.commit import CommitConfig
