@@ -35,12 +35,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample" / "hard_train.csv"
 
-# (name, threads per process, processes, global batch, compile)
+# (name, threads per process, processes, global batch, compile); " bf16" in a name turns on CPU bf16 autocast
 VARIANTS: tuple[tuple[str, int, int, int, bool], ...] = (
     ("1 thread, batch 64", 1, 1, 64, False),
     ("1 thread, batch 32", 1, 1, 32, False),
     ("1 thread, batch 128", 1, 1, 128, False),
     ("1 thread, batch 64, torch.compile", 1, 1, 64, True),
+    ("1 thread, batch 64, bf16 autocast", 1, 1, 64, False),
+    ("1 thread, batch 64, torch.compile, bf16 autocast", 1, 1, 64, True),
     ("2 threads, batch 64", 2, 1, 64, False),
     ("2 threads, batch 128", 2, 1, 128, False),
     ("2 DDP processes (gloo), batch 64", 1, 2, 64, False),
@@ -118,6 +120,7 @@ def measure(spec: dict, steps: int, repeats: int, warmup: int) -> dict:
 
     torch.set_num_threads(spec["threads"])
     trainer = trainer_for(spec["batch"], spec["compile"], spec.get("model"))
+    trainer.cpu_bf16 = spec.get("bf16", False)  # torch's CPU autocast: matrix products in bf16 (AMX where there is)
     metrics = RunningMetrics(trainer.device)
     with FlopCounterMode(display=False) as counter, torch.compiler.set_stance("force_eager"):
         trainer.train_step(metrics)
@@ -152,10 +155,10 @@ def profile(steps: int, model: dict) -> str:
 
 
 def run_variant(
-    threads: int, processes: int, batch: int, compile_: bool, model: dict, args: argparse.Namespace
+    threads: int, processes: int, batch: int, compile_: bool, model: dict, args: argparse.Namespace, bf16: bool
 ) -> dict:
     """The variant's figures: one process, `processes` DDP ranks, or (0) two independent runs at once."""
-    spec = json.dumps({"threads": threads, "batch": batch, "compile": compile_, "model": model})
+    spec = json.dumps({"threads": threads, "batch": batch, "compile": compile_, "model": model, "bf16": bf16})
     own = [str(Path(__file__).resolve()), "--one", spec, "--steps", str(args.steps)]
     own += ["--repeats", str(args.repeats), "--warmup", str(args.warmup)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
@@ -218,7 +221,7 @@ def main() -> None:
     for name, threads, processes, batch, compile_ in VARIANTS:
         if args.only and args.only not in name:
             continue
-        figures = run_variant(threads, processes, batch, compile_, model, args)
+        figures = run_variant(threads, processes, batch, compile_, model, args, "bf16" in name)
         cores = threads * max(processes, 1) * (2 if processes == 0 else 1)
         gflops = figures["samples_per_s"] * figures["flops_per_sample"] / 1e9
         peak = cores * ghz * args.flop_per_cycle

@@ -439,11 +439,11 @@ def test_the_loss_uses_the_configured_halt_weight_loss_and_label_smoothing(tmp_p
     ("bf16", "cpu_bf16", "dtype"),
     [(True, False, torch.float32), (True, True, torch.bfloat16), (False, True, torch.float32)],
 )
-def test_cpu_steps_run_in_full_precision_unless_cpu_bf16_is_set_with_bf16(tmp_path, bf16, cpu_bf16, dtype):
+def test_cpu_steps_run_in_full_precision_unless_the_cpu_bf16_setting_is_on_with_bf16(tmp_path, bf16, cpu_bf16, dtype):
     model = tiny_model()
-    trainer = Trainer(model, tiny_train_config(tmp_path, model, bf16=bf16), log=quiet)
-    assert trainer.cpu_bf16 is False  # off unless a benchmark sets it
-    trainer.cpu_bf16 = cpu_bf16
+    assert Trainer(model, tiny_train_config(tmp_path, model, bf16=bf16), log=quiet).cpu_bf16 is False  # opt-in
+    config = tiny_train_config(tmp_path, model, name="cpu-bf16", bf16=bf16, cpu_bf16=cpu_bf16)
+    trainer = Trainer(model, config, log=quiet)
     spy = ForwardSpy(trainer)
     trainer.train_step(RunningMetrics(trainer.device))
     assert spy.logits[-1].dtype == dtype

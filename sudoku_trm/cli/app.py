@@ -236,6 +236,11 @@ def train(
         None, "--compile/--no-compile", help="torch.compile the shared network, not the whole model (default: on CUDA)."
     ),
     bf16: bool = typer.Option(_TRAIN.bf16, "--bf16/--no-bf16", help="bf16 autocast on CUDA (no effect on CPU)."),
+    cpu_bf16: bool = typer.Option(
+        _TRAIN.cpu_bf16,
+        "--cpu-bf16/--no-cpu-bf16",
+        help="bf16 autocast on the CPU too: with --compile, 2.6x the steps on a CPU with AMX; far slower without.",
+    ),
     seed: int = typer.Option(
         _TRAIN.seed, help="Seed of the initial weights, the data order and the puzzles made easier (per process)."
     ),
@@ -323,6 +328,7 @@ def train(
                 "device": device,
                 "compile": resolve_device(device).type == "cuda" if compile_model is None else compile_model,
                 "bf16": bf16,
+                "cpu_bf16": cpu_bf16,
                 "log_every": log_every,
                 "eval_every": eval_every,
                 "checkpoint_every": checkpoint_every,

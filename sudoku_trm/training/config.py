@@ -117,6 +117,9 @@ class TrainConfig(DictConfig):
     device: str = "auto"  # auto | cpu | cuda | mps
     compile: bool = False  # torch.compile the shared network, once for every depth (worth it on CUDA)
     bf16: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
+    # bf16 autocast on the CPU too: 2.6x the training throughput on a CPU with AMX, with torch.compile
+    # (benchmarks/results/cpu_throughput.md); far slower on a CPU without bf16 units, hence off by default.
+    cpu_bf16: bool = False
     log_every: int = 50
     eval_every: int = 2_000
     eval_batch_size: int = 512

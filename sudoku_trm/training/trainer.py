@@ -254,7 +254,7 @@ class Trainer:
         torch.manual_seed(config.seed + self.rank)  # ranks explore halting differently
         self.stream = training_stream(config, self.train_set, self.local_batch, self.device, self.rank)
         self.slots = Slots.empty(self.model, self.local_batch, self.device)
-        self.cpu_bf16 = False  # bf16 autocast on the CPU too (off; benchmarks/compile_depths.py sets it)
+        self.cpu_bf16 = config.cpu_bf16  # bf16 autocast on the CPU too (benchmarks also set it directly)
         self.gradient_checks = {"the first step", "the first step at depth H >= 2"}  # still to make
         self.step = 0  # optimiser steps done
         self.step_settings = (0.0, self.plan.depth_at(0.0), 0.0)  # the last step's progress, depth, lr factor
