@@ -461,7 +461,7 @@ def test_solve_has_a_time_limit_by_default_and_eval_none(monkeypatch):
     runner = CliRunner()
     assert runner.invoke(app, ["solve", EASY]).exit_code == 0
     assert runner.invoke(app, ["eval", EASY, "--effort", "search"]).exit_code == 0
-    assert seen["solve"].search_config().time_limit == SOLVE_TIME_LIMIT == 0.5
+    assert seen["solve"].search_config().time_limit == SOLVE_TIME_LIMIT == 1.0
     assert seen["eval"].search_config().time_limit is None
     seen.clear()
     assert runner.invoke(app, ["solve", EASY, "--time-limit", "3"]).exit_code == 0
