@@ -13,6 +13,11 @@ model alone); later ones also stop once their answer stood unchanged for `settle
   order (most probable first). `branch="surest"` picks the cell whose best legal digit the model is surest
   of, `"fewest"` the cell with the fewest legal digits (ties: the surest).
 
+With `probes` (what `solve` and `eval` use), a stall first runs the node's one-guess children side by side
+(inference/probes.py), `probes` of them a call for at most `probe_steps` steps each, a puzzle's children stopping
+together once one answer passes the exact check (that answer ends the puzzle); only when every child has run
+without one does the search branch on one cell. Each child run counts as a guess.
+
 A node where some blank cell has no legal digit left, or some unit a digit with no place, is a dead end:
 the search undoes the latest choice (a backtrack). A failed commit set is tried again with its surer
 half (a wrong commit among many is isolated in a few halvings, without a model call); a failed single
