@@ -163,3 +163,47 @@ def test_a_probe_call_keeps_to_the_puzzles_time_limit(hard, monkeypatch):
     # Call 1: 4 steps alone (4 s). Call 2: 8 children share the 2 s left, 1/8 s each a step: 2 steps each.
     assert model.rows_run == 4 + 8 * 2
     assert result.calls[0] == 2 and result.timed_out[0] and result.found == [EXACT_SOLVER]
+
+
+def test_the_live_view_draws_the_probe_and_its_hit_not_each_childs_steps(hard, monkeypatch):
+    import contextlib
+    import io
+
+    from rich.console import Console
+
+    from sudoku_trm.cli import live
+    from sudoku_trm.inference.engine import InferenceConfig
+    from sudoku_trm.sudoku.puzzles import Puzzle
+
+    puzzle, solution = hard.questions[0], hard.answers[0]
+    model = Unhurried(KeyCell(solution, key_cell_of(puzzle)), horizon=3)
+    frames = []
+    monkeypatch.setattr(live.Live, "update", lambda self, renderable, refresh=False: frames.append(renderable))
+    out = Console(file=io.StringIO(), force_terminal=True, width=120)
+    live.watch(
+        out,
+        Puzzle(puzzle, None, "<test>", 1),
+        lambda: model,
+        InferenceConfig,
+        0.0,
+        lambda m, n: contextlib.nullcontext(),
+        None,
+        lambda: SearchConfig(budget=16, probes=1000),
+    )
+    statuses = []
+    for frame in frames:
+        console = Console(file=io.StringIO(), width=160, color_system=None)
+        console.print(frame)
+        statuses.append(console.file.getvalue().strip().splitlines()[-1])
+    assert any("one-cell guesses at once" in s for s in statuses)
+    hit = [s for s in statuses if "gave a valid answer" in s]
+    assert len(hit) == 1
+    # The probe call's own steps draw nothing: after the first call's 3 steps, only moves are drawn.
+    assert hit[0].startswith("call 2 ")  # drawn after the probe call, which counts
+    # The probe call's own steps draw nothing: the only steps drawn are the first call's three.
+    assert [s.split("  ")[0] for s in statuses if "step " in s and "/" in s.split("  ")[0]] == [
+        "step 0/3",
+        "call 1, step 1/3",
+        "call 1, step 2/3",
+        "call 1, step 3/3",
+    ]

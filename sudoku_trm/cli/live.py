@@ -168,6 +168,7 @@ class Decoding:
         from sudoku_trm.inference.search import CallStep
 
         if isinstance(event, CallStep) and event.probes:
+            self.runs = event.call
             return None  # many children at once: their moves ("probe", "hit") are drawn, not each child's steps
         if isinstance(event, (RoundStep, CallStep)):
             number = event.round if isinstance(event, RoundStep) else event.call
