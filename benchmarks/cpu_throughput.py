@@ -35,21 +35,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "shared_sample" / "hard_train.csv"
 
-# (name, threads per process, processes, global batch, compile); " bf16" in a name turns on CPU bf16 autocast
-VARIANTS: tuple[tuple[str, int, int, int, bool], ...] = (
-    ("1 thread, batch 64", 1, 1, 64, False),
-    ("1 thread, batch 32", 1, 1, 32, False),
-    ("1 thread, batch 128", 1, 1, 128, False),
-    ("1 thread, batch 64, torch.compile", 1, 1, 64, True),
-    ("1 thread, batch 64, bf16 autocast", 1, 1, 64, False),
-    ("1 thread, batch 64, torch.compile, bf16 autocast", 1, 1, 64, True),
-    ("2 threads, batch 64", 2, 1, 64, False),
-    ("2 threads, batch 128", 2, 1, 128, False),
-    ("2 DDP processes (gloo), batch 64", 1, 2, 64, False),
-    ("2 DDP processes (gloo), batch 128", 1, 2, 128, False),
-    ("2 DDP processes (gloo), batch 64, torch.compile", 1, 2, 64, True),
-    ("2 independent runs, 1 thread each, batch 64", 1, 0, 64, False),  # 0: two separate single-thread runs
-    ("2 independent runs, 1 thread each, batch 64, torch.compile", 1, 0, 64, True),
+# (name, threads per process, processes, global batch, compile, CPU bf16 autocast)
+VARIANTS: tuple[tuple[str, int, int, int, bool, bool], ...] = (
+    ("1 thread, batch 64", 1, 1, 64, False, False),
+    ("1 thread, batch 32", 1, 1, 32, False, False),
+    ("1 thread, batch 128", 1, 1, 128, False, False),
+    ("1 thread, batch 64, torch.compile", 1, 1, 64, True, False),
+    ("1 thread, batch 64, bf16 autocast", 1, 1, 64, False, True),
+    ("1 thread, batch 64, torch.compile, bf16 autocast", 1, 1, 64, True, True),
+    ("2 threads, batch 64", 2, 1, 64, False, False),
+    ("2 threads, batch 128", 2, 1, 128, False, False),
+    ("2 DDP processes (gloo), batch 64", 1, 2, 64, False, False),
+    ("2 DDP processes (gloo), batch 128", 1, 2, 128, False, False),
+    ("2 DDP processes (gloo), batch 64, torch.compile", 1, 2, 64, True, False),
+    ("2 independent runs, 1 thread each, batch 64", 1, 0, 64, False, False),  # 0: two separate single-thread runs
+    ("2 independent runs, 1 thread each, batch 64, torch.compile", 1, 0, 64, True, False),
 )
 
 
@@ -120,7 +120,7 @@ def measure(spec: dict, steps: int, repeats: int, warmup: int) -> dict:
 
     torch.set_num_threads(spec["threads"])
     trainer = trainer_for(spec["batch"], spec["compile"], spec.get("model"))
-    trainer.cpu_bf16 = spec.get("bf16", False)  # torch's CPU autocast: matrix products in bf16 (AMX where there is)
+    trainer.cpu_bf16 = spec["bf16"]  # torch's CPU autocast: matrix products in bf16 (AMX where there is)
     metrics = RunningMetrics(trainer.device)
     with FlopCounterMode(display=False) as counter, torch.compiler.set_stance("force_eager"):
         trainer.train_step(metrics)
@@ -218,10 +218,10 @@ def main() -> None:
     print(f"# {args.warmup} warm-up steps, then the median of {args.repeats} windows of {args.steps} steps\n")
     print("| variant | cores | sample-steps/s | MFLOP per sample-step | GFLOP/s | % of peak |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for name, threads, processes, batch, compile_ in VARIANTS:
+    for name, threads, processes, batch, compile_, bf16 in VARIANTS:
         if args.only and args.only not in name:
             continue
-        figures = run_variant(threads, processes, batch, compile_, model, args, "bf16" in name)
+        figures = run_variant(threads, processes, batch, compile_, model, args, bf16)
         cores = threads * max(processes, 1) * (2 if processes == 0 else 1)
         gflops = figures["samples_per_s"] * figures["flops_per_sample"] / 1e9
         peak = cores * ghz * args.flop_per_cycle

@@ -9,7 +9,7 @@ first valid answer is the solution; here it is compared with the file's answer).
 
 - `reach`: the child logic fills furthest first (fewest blanks left), ties by the model's probability of the
   guessed digit on the puzzle as posed (one call);
-- `model`: the model's probability of the guessed digit alone.
+- `model`: the model's probability of the guessed digit (ties: logic's reach).
 
 Per puzzle: found or not, children run until found, the exact solver's own guesses on the puzzle as posed
 (to its first solution, as benchmarks/search.py counts them).
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from sudoku_trm.inference.engine import InferenceConfig, solve
+from sudoku_trm.inference.probes import one_guess_children
 from sudoku_trm.model.trm import TRM
 from sudoku_trm.model.weights import load_weights
 from sudoku_trm.sudoku.puzzle_sets import load_puzzle_set
@@ -39,18 +40,10 @@ def children(model: TRM, question: np.ndarray, order: str) -> tuple[np.ndarray, 
     """(the puzzle pushed by logic, its live one-guess children pushed by logic, in `order`)."""
     grid, candidates = propagate(question)
     probabilities = solve(model, grid[None], InferenceConfig(probabilities=True)).probabilities[0]
-    ranked = []
-    for cell in np.flatnonzero(grid == 0):
-        for digit in np.flatnonzero(candidates[cell]):
-            child = grid.copy()
-            child[cell] = digit + 1
-            pushed = propagate(child)
-            if pushed is None:
-                continue
-            blanks_left = int((pushed[0] == 0).sum()) if order == "reach" else 0
-            ranked.append((blanks_left, -float(probabilities[cell, digit]), len(ranked), pushed[0]))
-    ranked.sort(key=lambda entry: entry[:3])
-    return grid, np.array([entry[3] for entry in ranked], dtype=np.uint8).reshape(-1, 81)
+    kids = one_guess_children(grid, candidates & (grid == 0)[:, None], probabilities)  # in reach order
+    if order == "model":
+        kids.sort(key=lambda child: -float(probabilities[child.cell, child.digit - 1]))
+    return grid, np.array([child.grid for child in kids], dtype=np.uint8).reshape(-1, 81)
 
 
 def main() -> None:

@@ -366,7 +366,7 @@ class _Search:
         chunk = probe.next(len(answers))
         probe.tried += len(chunk)
         state.guesses += len(chunk)  # every child run is a digit tried, the ones after a hit too
-        hits = np.flatnonzero(valid_solutions(np.repeat(state.puzzle[None], len(answers), 0), answers))
+        hits = np.flatnonzero(valid_solutions(state.puzzle, answers))  # the one puzzle against each answer
         if len(hits):
             child = chunk[hits[0]]
             state.probe = None
